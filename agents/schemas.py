@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ORG_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
+# National catalogue codes: "1.001612", or with a local suffix "1.004227.000.00.00.H26".
+PROCEDURE_CODE = r"^[0-9]\.[0-9]{6}(\.[0-9A-Z]{2,3}){0,5}$"
+WARD_CODE = r"^[0-9]{5}$"  # the 5-digit administrative unit code of the ward or commune
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AgentCreate(_Strict):
+    code: str = Field(pattern=ORG_CODE, examples=["VNPOST"])
+    name: str = Field(min_length=1, max_length=200, examples=["Vietnam Post"])
+    kind: Literal["post_office", "retail", "other"]
+
+
+class AgentOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    status: Literal["active", "suspended"]
+    created_at: datetime
+
+
+class CounterCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200, examples=["Bưu điện Hà Đông"])
+    ward_code: str = Field(pattern=WARD_CODE, examples=["09552"])
+
+
+class CounterCreated(BaseModel):
+    id: str
+    agent: str
+    name: str
+    ward_code: str
+    client_id: str
+    client_secret: str = Field(description="Shown once; only its hash is kept.")
+
+
+class AgencyCreate(_Strict):
+    code: str = Field(pattern=ORG_CODE, examples=["HN-TUPHAP"])
+    name: str = Field(min_length=1, max_length=200)
+    procedures: list[str] = Field(default_factory=list, max_length=500)
+
+
+class AgencyCreated(BaseModel):
+    code: str
+    name: str
+    procedures: list[str]
+    client_id: str
+    client_secret: str = Field(description="Shown once; only its hash is kept.")
+
+
+class ClientCreated(BaseModel):
+    agency: str
+    client_id: str
+    client_secret: str = Field(description="Shown once; only its hash is kept.")
+
+
+class ProcedureOut(BaseModel):
+    code: str
+    name: str
+    agency: str

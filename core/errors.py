@@ -1,0 +1,134 @@
+"""Errors as RFC 9457 problem details.
+
+    AppError (status 500, code "internal_error")
+     ├── BadRequest         400  bad_request
+     ├── Unauthorized       401  unauthorized
+     ├── Forbidden          403  forbidden
+     ├── NotFound           404  not_found
+     ├── Conflict           409  conflict
+     ├── PayloadTooLarge    413  payload_too_large
+     └── Unprocessable      422  unprocessable
+
+Each domain subclasses these in its `exceptions.py` with its own stable `code`. Services raise
+them; one handler renders them. No stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("uyquyen")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(AppError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kw: Any):
+        super().__init__(detail, **kw)
+        self.headers["WWW-Authenticate"] = 'Bearer realm="uyquyen"'
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class Unprocessable(AppError):
+    status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"https://uyquyen.hanoi.gov.vn/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echo where and what, never the submitted value: it may be a secret or a token.
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p != "body") or "request"
+        return problem(
+            422, "validation_error", "Invalid request",
+            f"{where}: {first['msg']}", errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such resource: {request.url.path}"
+        return problem(exc.status_code, code, title, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "Internal error", "the service failed; it has been logged")

@@ -1,0 +1,101 @@
+"""Settings from `UYQUYEN_*` environment variables, validated once at start-up.
+
+Security choices (issuer, audience, clock skew, token lifetimes) are explicit here, never
+library defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(Exception):
+    """The environment does not describe a service that may start."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UYQUYEN_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = None
+    data_dir: Path = Path("./data")
+    public_url: str = "http://127.0.0.1:8000"
+    admin_token: SecretStr | None = None
+    vneid_issuer: str | None = None
+    vneid_client_id: str = Field(default="uyquyen", min_length=1)
+    clock_skew_s: int = Field(default=60, ge=0, le=600)
+
+    # Passphrase that encrypts the service's private keys at rest. Development generates one
+    # in the data dir; production must be given one (from a secret store, not the disk).
+    key_passphrase: SecretStr | None = None
+
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    max_delegation_days: int = Field(default=365, ge=1, le=3650)
+    # Unknown-`kid` refetches of the issuer's JWKS happen at most this often.
+    jwks_refetch_interval_s: float = Field(default=30.0, ge=0)
+    # A JWKS older than this is refreshed in the background of the next verification; if the
+    # issuer is unreachable the cached keys stay in use.
+    jwks_max_age_s: float = Field(default=300.0, ge=1)
+    # How often each process looks for keys rotated by another process.
+    keyring_refresh_s: float = Field(default=60.0, ge=0)
+
+    @field_validator("public_url", "vneid_issuer")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.strip().rstrip("/")
+        if not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        missing = []
+        if self.admin_token is None or not self.admin_token.get_secret_value():
+            missing.append("UYQUYEN_ADMIN_TOKEN (bearer token for admin calls)")
+        if not self.vneid_issuer:
+            missing.append("UYQUYEN_VNEID_ISSUER (issuer of accepted VNeID ID tokens)")
+        if self.key_passphrase is None or not self.key_passphrase.get_secret_value():
+            missing.append("UYQUYEN_KEY_PASSPHRASE (encrypts the service keys at rest)")
+        if missing:
+            raise ValueError(
+                "production needs these settings, which are not set: " + "; ".join(missing)
+            )
+        if self.admin_token is not None and len(self.admin_token.get_secret_value()) < 32:
+            raise ValueError("UYQUYEN_ADMIN_TOKEN must be at least 32 characters in production")
+        if self.vneid_issuer and not self.vneid_issuer.startswith("https://"):
+            raise ValueError("UYQUYEN_VNEID_ISSUER must be an https:// URL in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'uyquyen.db').resolve()}"
+
+    @property
+    def effective_vneid_issuer(self) -> str:
+        return self.vneid_issuer or f"{self.public_url}/dev/vneid"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; raise ConfigurationError with a message a person can act on."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            name = f"UYQUYEN_{field.upper()}" if field else "configuration"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {msg}")
+        raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None

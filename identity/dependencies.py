@@ -1,0 +1,57 @@
+"""FastAPI dependencies that say who is calling, from the bearer token alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import Request
+
+from core.clock import epoch
+from identity.exceptions import AdminOnly, NotAuthenticated, WrongCallerKind
+from identity.principals import Principal
+
+MAX_BEARER_LENGTH = 16_384
+
+
+def bearer_token(request: Request) -> str | None:
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_LENGTH:
+        raise NotAuthenticated("Authorization must be 'Bearer <token>'")
+    return token
+
+
+def _is_admin_token(request: Request, token: str) -> bool:
+    expected: bytes = request.app.state.admin_token_sha256
+    return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), expected)
+
+
+def current_principal(request: Request) -> Principal:
+    """Any authenticated caller: citizen, agent counter, agency or administrator."""
+    token = bearer_token(request)
+    if token is None:
+        raise NotAuthenticated("this call needs 'Authorization: Bearer <token>'")
+    if _is_admin_token(request, token):
+        return Principal("admin", "admin")
+    return request.app.state.access_tokens.principal(token, epoch())
+
+
+def require_admin(request: Request) -> Principal:
+    principal = current_principal(request)
+    if principal.kind != "admin":
+        raise AdminOnly("this call needs the admin token")
+    return principal
+
+
+def require_kind(*kinds: str):  # type: ignore[no-untyped-def]
+    def dependency(request: Request) -> Principal:
+        principal = current_principal(request)
+        if principal.kind not in kinds:
+            raise WrongCallerKind(f"this call is for: {', '.join(kinds)}")
+        return principal
+
+    return dependency

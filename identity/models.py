@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.db import UTCDateTime
+
+
+class OAuthClient(SQLModel, table=True):
+    """A client credential of an agent counter or an agency (OAuth2 client credentials)."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    # passlib hash of the secret; the secret itself is shown once and never stored.
+    secret_hash: str = Field(max_length=255)
+    kind: str = Field(max_length=16)  # "agent" (a counter) or "agency"
+    owner_code: str = Field(max_length=64, index=True)  # agent or agency code
+    counter_id: str | None = Field(default=None, max_length=64)
+    # Disabled clients (a suspended agent's counters) get invalid_client.
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ExchangedIdToken(SQLModel, table=True):
+    """One row per ID token already exchanged, so that a replay fails in every process.
+
+    Keyed by the SHA-256 of the token's signing input (header.payload), not of the whole
+    token: an ECDSA signature can be re-encoded into another valid one, the signed part cannot.
+    """
+
+    __tablename__ = "exchanged_id_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

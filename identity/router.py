@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+from urllib.parse import parse_qsl, unquote_plus
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from core.clock import epoch
+from identity import service
+from identity.dependencies import current_principal
+from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
+from identity.principals import Principal
+from identity.schemas import Me, OAuthErrorResponse, TokenResponse
+
+router = APIRouter(tags=["identity"])
+
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+TOKEN_TYPE_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
+MAX_FORM_BYTES = 128 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise InvalidRequest("the body must be application/x-www-form-urlencoded")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidRequest("request body too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the body is not a valid form") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:  # RFC 6749 3.2: parameters must not repeat
+            raise InvalidRequest(f"parameter {name!r} given more than once")
+        form[name] = value
+    return form
+
+
+def _basic_credentials(request: Request) -> tuple[str, str]:
+    value = request.headers.get("authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise InvalidClient("client authentication with HTTP Basic is required")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed HTTP Basic credentials") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id or not secret:
+        raise InvalidClient("malformed HTTP Basic credentials")
+    # RFC 6749 2.3.1: both parts are form-encoded before base64.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _oauth_error(exc: OAuthError) -> JSONResponse:
+    headers = dict(_NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="uyquyen"'
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+)
+async def token(request: Request) -> JSONResponse:
+    """Token endpoint: RFC 8693 token exchange (VNeID ID token) or client credentials."""
+    state = request.app.state
+    try:
+        form = await _read_form(request)
+        grant_type = form.get("grant_type")
+        if grant_type == GRANT_TOKEN_EXCHANGE:
+            subject_token = form.get("subject_token")
+            if not subject_token:
+                raise InvalidRequest("subject_token is required")
+            if form.get("subject_token_type") != TOKEN_TYPE_ID_TOKEN:
+                raise InvalidRequest(f"subject_token_type must be {TOKEN_TYPE_ID_TOKEN}")
+
+            def exchange() -> service.IssuedToken:
+                with Session(state.engine) as session:
+                    issued = service.exchange_id_token(
+                        session, state.id_token_verifier, state.access_tokens, subject_token,
+                        epoch(),
+                    )
+                    session.commit()
+                    return issued
+
+            issued = await run_in_threadpool(exchange)
+            body = TokenResponse(
+                access_token=issued.access_token,
+                expires_in=issued.expires_in,
+                issued_token_type=service.TOKEN_TYPE_ACCESS,
+            )
+        elif grant_type == GRANT_CLIENT_CREDENTIALS:
+            if "client_secret" in form:
+                raise InvalidRequest("send client credentials with HTTP Basic, not in the body")
+            client_id, client_secret = _basic_credentials(request)
+
+            def grant() -> service.IssuedToken:
+                with Session(state.engine) as session:
+                    return service.client_credentials_grant(
+                        session, state.access_tokens, client_id, client_secret, epoch()
+                    )
+
+            issued = await run_in_threadpool(grant)
+            body = TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+        elif not grant_type:
+            raise InvalidRequest("grant_type is required")
+        else:
+            raise UnsupportedGrant(f"grant_type {grant_type[:80]!r} is not supported")
+    except OAuthError as exc:
+        return _oauth_error(exc)
+    return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
+
+
+@router.get("/v1/me", response_model=Me, response_model_exclude_none=True)
+def me(principal: Annotated[Principal, Depends(current_principal)]) -> Me:
+    """Who the caller is, as this service sees it."""
+    return Me(
+        kind=principal.kind,
+        pid=principal.pid,
+        loa=principal.loa,
+        name=principal.name,
+        client_id=principal.client_id,
+        agent=principal.agent_code,
+        counter=principal.counter_id,
+        agency=principal.agency_code,
+    )

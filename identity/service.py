@@ -1,0 +1,175 @@
+"""Identity rules: token exchange, client credentials, access tokens, client credentials' lifecycle."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from passlib.context import CryptContext
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest, NotAuthenticated
+from identity.models import ExchangedIdToken, OAuthClient
+from identity.principals import Principal
+from identity.vneid import IdTokenRejected, IdTokenVerifier
+from signing.keyring import InvalidServiceToken, Keyring
+
+ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068
+TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+# Client secrets are 256 random bits from `secrets`, not passwords a person chose: nobody can
+# guess one, so a deliberately slow hash (bcrypt, argon2: 50-300 ms) would buy no safety and cap
+# the token endpoint at a few grants per second per core. A salted SHA-256 (passlib's
+# ldap_salted_sha256, a few microseconds) keeps stored hashes useless to a thief while the
+# endpoint serves thousands of grants per second.
+_secret_hasher = CryptContext(schemes=["ldap_salted_sha256"])
+# Verified when the client_id is unknown, so timing does not tell which clients exist.
+_DUMMY_HASH = _secret_hasher.hash(secrets.token_urlsafe(32))
+SECRET_PREFIX = "uyq_cs_"  # lets secret scanners recognise a leaked credential
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: str
+    client_secret: str
+
+
+class AccessTokens:
+    """Issues and checks this service's access tokens (JWT, RFC 9068 profile, ES256)."""
+
+    def __init__(self, keyring: Keyring, issuer: str, ttl_s: int, clock_skew_s: int):
+        self.keyring = keyring
+        self.issuer = issuer
+        self.ttl_s = ttl_s
+        self.skew = clock_skew_s
+
+    def issue(self, principal_claims: dict[str, Any], now: float) -> IssuedToken:
+        iat = int(now)
+        claims = {
+            "iss": self.issuer,
+            "aud": self.issuer,
+            "iat": iat,
+            "exp": iat + self.ttl_s,
+            "jti": secrets.token_urlsafe(16),
+            **principal_claims,
+        }
+        return IssuedToken(self.keyring.sign(claims, ACCESS_TOKEN_TYP), self.ttl_s)
+
+    def principal(self, token: str, now: float) -> Principal:
+        try:
+            c = self.keyring.verify(token, ACCESS_TOKEN_TYP)
+        except InvalidServiceToken as exc:
+            raise NotAuthenticated(f"invalid access token: {exc}") from None
+        if c.get("iss") != self.issuer or c.get("aud") != self.issuer:
+            raise NotAuthenticated("access token not issued by this service")
+        exp = c.get("exp")
+        if not isinstance(exp, int) or now > exp + self.skew:
+            raise NotAuthenticated("access token expired")
+        kind, sub = c.get("kind"), c.get("sub")
+        if not isinstance(sub, str):
+            raise NotAuthenticated("access token has no subject")
+        if kind == "citizen":
+            return Principal("citizen", sub, loa=c.get("loa"), name=c.get("name"), expires_at=exp)
+        if kind == "agent":
+            return Principal(
+                "agent", sub, agent_code=c.get("agent"), counter_id=c.get("counter"), expires_at=exp
+            )
+        if kind == "agency":
+            return Principal("agency", sub, agency_code=c.get("agency"), expires_at=exp)
+        raise NotAuthenticated("access token of an unknown kind")
+
+
+def exchange_id_token(
+    session: Session, verifier: IdTokenVerifier, tokens: AccessTokens, subject_token: str, now: float
+) -> IssuedToken:
+    """RFC 8693 token exchange: a VNeID ID token, once, for one of our access tokens."""
+    try:
+        verified = verifier.verify(subject_token, now)
+    except IdTokenRejected as exc:
+        if exc.error == "invalid_request":
+            raise InvalidRequest(exc.reason) from None
+        raise InvalidGrant(exc.reason) from None
+
+    # The replay check lives in the database so it holds across every server process: the
+    # primary key makes the second insert of the same token fail, whichever process does it.
+    expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
+    try:
+        with session.begin_nested():
+            session.add(ExchangedIdToken(token_hash=verified.replay_key, expires_at=expires_at))
+    except IntegrityError:
+        raise InvalidGrant("this ID token has already been exchanged") from None
+    if random.random() < 0.01:  # keep the table small without a scheduler
+        session.execute(
+            delete(ExchangedIdToken).where(
+                col(ExchangedIdToken.expires_at) < datetime.fromtimestamp(now, UTC)
+            )
+        )
+
+    claims: dict[str, Any] = {"sub": verified.pid, "kind": "citizen", "loa": verified.loa}
+    if verified.name:
+        claims["name"] = verified.name
+    return tokens.issue(claims, now)
+
+
+def authenticate_client(session: Session, client_id: str, client_secret: str) -> OAuthClient:
+    client = session.get(OAuthClient, client_id) if len(client_id) <= 64 else None
+    ok = _secret_hasher.verify(client_secret, client.secret_hash if client else _DUMMY_HASH)
+    if client is None or not ok:
+        raise InvalidClient("unknown client or wrong secret")
+    if client.disabled:
+        raise InvalidClient("this client is disabled (its agent is suspended)")
+    return client
+
+
+def client_credentials_grant(
+    session: Session, tokens: AccessTokens, client_id: str, client_secret: str, now: float
+) -> IssuedToken:
+    client = authenticate_client(session, client_id, client_secret)
+    claims: dict[str, Any] = {"sub": client.client_id, "kind": client.kind}
+    if client.kind == "agent":
+        claims["agent"] = client.owner_code
+        claims["counter"] = client.counter_id
+    else:
+        claims["agency"] = client.owner_code
+    return tokens.issue(claims, now)
+
+
+def create_client(
+    session: Session, kind: str, owner_code: str, now: datetime, counter_id: str | None = None
+) -> NewClient:
+    """A new client credential; the secret is returned here once and stored only hashed."""
+    prefix = {"agent": "ctr_", "agency": "agc_"}[kind]
+    client_id = prefix + secrets.token_hex(12)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        OAuthClient(
+            client_id=client_id,
+            secret_hash=_secret_hasher.hash(secret),
+            kind=kind,
+            owner_code=owner_code,
+            counter_id=counter_id,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return NewClient(client_id, secret)
+
+
+def set_owner_clients_disabled(session: Session, kind: str, owner_code: str, disabled: bool) -> None:
+    """Suspending an agent disables every counter credential of it at once."""
+    session.execute(
+        update(OAuthClient)
+        .where(col(OAuthClient.kind) == kind, col(OAuthClient.owner_code) == owner_code)
+        .values(disabled=disabled)
+    )

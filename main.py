@@ -1,0 +1,226 @@
+"""uyquyen: digital authorizations for Hanoi's online public service agents.
+
+`python main.py --help` lists the commands. `create_app` builds the HTTP service; `bootstrap`
+prepares the data dir and database (migrations, keys, development secrets) once, before any
+server process starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from core.clock import utcnow
+from core.db import make_engine, upgrade_schema
+from core.errors import install_error_handlers
+from core.files import read_or_create_secret
+from core.settings import ConfigurationError, Settings, load_settings
+
+log = logging.getLogger("uyquyen")
+
+
+# -- secrets that development keeps in the data dir --------------------------------------------
+def key_passphrase(settings: Settings) -> bytes:
+    if settings.key_passphrase is not None:
+        return settings.key_passphrase.get_secret_value().encode()
+    if not settings.is_development:
+        raise ConfigurationError("UYQUYEN_KEY_PASSPHRASE is required in production")
+    return read_or_create_secret(settings.data_dir / "secrets" / "key-passphrase").encode()
+
+
+def admin_token(settings: Settings) -> str:
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value()
+    if not settings.is_development:
+        raise ConfigurationError("UYQUYEN_ADMIN_TOKEN is required in production")
+    return read_or_create_secret(settings.data_dir / "secrets" / "admin-token")
+
+
+def bootstrap(settings: Settings) -> None:
+    """Create what the service needs on first start; a no-op when it is all there."""
+    from identity.dev_provider import DevVneidProvider
+    from signing.keyring import ensure_current_key
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade_schema(engine)
+        with Session(engine) as session:
+            ensure_current_key(session, key_passphrase(settings), utcnow())
+            session.commit()
+    finally:
+        engine.dispose()
+    admin_token(settings)
+    if settings.is_development:
+        DevVneidProvider(settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id)
+
+
+# -- the application ---------------------------------------------------------------------------
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from agents.router import router as agents_router
+    from identity import dev_provider
+    from identity.router import router as identity_router
+    from identity.service import AccessTokens
+    from identity.vneid import IdTokenVerifier, IssuerKeys
+    from signing.keyring import Keyring
+    from signing.router import router as signing_router
+
+    settings = settings or load_settings()
+    engine = make_engine(settings.effective_database_url)
+    app = FastAPI(
+        title="uyquyen",
+        version="1",
+        summary="Digital authorizations for Hanoi's online public service agents",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.keyring = keyring = Keyring(
+        engine, key_passphrase(settings), refresh_s=settings.keyring_refresh_s
+    )
+    app.state.access_tokens = AccessTokens(
+        keyring, settings.public_url, settings.access_token_ttl_s, settings.clock_skew_s
+    )
+    app.state.id_token_verifier = IdTokenVerifier(
+        IssuerKeys(
+            settings.effective_vneid_issuer,
+            refetch_interval_s=settings.jwks_refetch_interval_s,
+            max_age_s=settings.jwks_max_age_s,
+        ),
+        client_id=settings.vneid_client_id,
+        clock_skew_s=settings.clock_skew_s,
+    )
+    app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
+
+    install_error_handlers(app)
+    app.include_router(signing_router)
+    app.include_router(identity_router)
+    app.include_router(agents_router)
+    if settings.is_development:
+        # Never mounted in production: there the routes do not exist (404).
+        app.state.dev_vneid = dev_provider.DevVneidProvider(
+            settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
+        )
+        app.include_router(dev_provider.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    return app
+
+
+# -- command line ------------------------------------------------------------------------------
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if "UYQUYEN_PUBLIC_URL" not in os.environ:
+        # Development convenience: the dev issuer and `iss` follow the address we listen on.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        os.environ["UYQUYEN_PUBLIC_URL"] = f"http://{host}:{args.port}"
+    settings = load_settings()
+    bootstrap(settings)
+    print(f"uyquyen {settings.env} on {settings.public_url} "
+          f"({'SQLite' if settings.effective_database_url.startswith('sqlite') else 'PostgreSQL'}, "
+          f"{args.workers} worker{'s' if args.workers > 1 else ''})", flush=True)
+    if settings.is_development:
+        print(f"Development admin token: {admin_token(settings)}", flush=True)
+        print(f"Development VNeID issuer: {settings.effective_vneid_issuer}", flush=True)
+    uvicorn.run(
+        "main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_level=args.log_level, proxy_headers=True, server_header=False,
+    )
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    bootstrap(settings)
+    print("database is at the latest schema; service keys are in place")
+    return 0
+
+
+def _cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from signing.keyring import rotate
+
+    settings = load_settings()
+    bootstrap(settings)
+    engine = make_engine(settings.effective_database_url)
+    # A retired key stays published while anything it signed can still be valid.
+    publish_for = timedelta(
+        seconds=max(settings.access_token_ttl_s, settings.max_delegation_days * 86_400)
+        + settings.clock_skew_s
+    )
+    with Session(engine) as session:
+        new = rotate(session, key_passphrase(settings), utcnow(), publish_for)
+        session.commit()
+        print(f"new current key: {new.kid}; previous keys stay published for {publish_for.days} days")
+    engine.dispose()
+    return 0
+
+
+def _cmd_dev_id_token(args: argparse.Namespace) -> int:
+    from identity.dev_provider import DevVneidProvider
+
+    settings = load_settings()
+    if not settings.is_development:
+        raise ConfigurationError("the development VNeID provider does not exist in production")
+    provider = DevVneidProvider(
+        settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
+    )
+    print(provider.mint(args.pid, args.loa, args.name))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python main.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations (also done at start-up)").set_defaults(
+        func=_cmd_db_upgrade
+    )
+
+    keys = sub.add_parser("keys", help="service signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_sub.add_parser("rotate", help="add a new current key; old ones stay published").set_defaults(
+        func=_cmd_keys_rotate
+    )
+
+    dev = sub.add_parser("dev", help="development helpers")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
+    idt = dev_sub.add_parser("id-token", help="mint a development VNeID ID token")
+    idt.add_argument("--pid", required=True, help="12-digit personal identification number")
+    idt.add_argument("--loa", type=int, choices=(1, 2), default=2, help="level of assurance")
+    idt.add_argument("--name", default=None)
+    idt.set_defaults(func=_cmd_dev_id_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigurationError as exc:
+        print(f"uyquyen: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
