@@ -18,12 +18,13 @@ from agents.schemas import (
     ProcedureOut,
 )
 from core.clock import utcnow
-from core.db import get_session
+from core.db import get_read_session, get_session
 from identity.dependencies import require_admin
 
 router = APIRouter(tags=["administration"])
 admin = [Depends(require_admin)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 Code = Annotated[str, Path(pattern=ORG_CODE)]
 
 
@@ -36,7 +37,7 @@ def create_agent(body: AgentCreate, session: SessionDep) -> AgentOut:
 
 
 @router.get("/v1/agents", response_model=list[AgentOut], dependencies=admin)
-def list_agents(session: SessionDep) -> list[AgentOut]:
+def list_agents(session: ReadSessionDep) -> list[AgentOut]:
     """Every agent organization."""
     return [AgentOut.model_validate(a, from_attributes=True) for a in service.list_agents(session)]
 
@@ -92,7 +93,7 @@ def create_agency_client(code: Code, session: SessionDep) -> ClientCreated:
 
 
 @router.get("/v1/procedures", response_model=list[ProcedureOut], tags=["catalogue"])
-def list_procedures(session: SessionDep) -> list[ProcedureOut]:
+def list_procedures(session: ReadSessionDep) -> list[ProcedureOut]:
     """The procedure catalogue, each with the code of the agency that handles it."""
     return [
         ProcedureOut(code=p.code, name=p.name, agency=p.agency_code)

@@ -57,10 +57,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn):  # type: ignore[no-untyped-def]
-            # Take the write lock at BEGIN: a deferred transaction that reads and then writes
-            # can fail with SQLITE_BUSY without waiting, which would surface as a 500.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            # Writers take the write lock at BEGIN: a deferred transaction that reads and then
+            # writes can fail with SQLITE_BUSY without waiting, which would surface as a 500.
+            # Read-only work (engine.execution_options(read_only=True)) must not: it would
+            # queue behind, or deadlock with, a request's own open write transaction.
+            read_only = conn.get_execution_options().get("read_only", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         # pysqlite's own transaction handling must step aside for the BEGIN above.
         @event.listens_for(engine, "connect", insert=True)
@@ -83,7 +86,18 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def read_only(engine: Engine) -> Engine:
+    """The same pool, for transactions that only read (no write lock on SQLite)."""
+    return engine.execution_options(read_only=True)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one session per request, rolled back unless the router committed."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """For GET routes: reads only, never blocks behind a writer."""
+    with Session(read_only(request.app.state.engine)) as session:
         yield session

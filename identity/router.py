@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core.clock import epoch
+from core.db import read_only
 from identity import service
 from identity.dependencies import current_principal
 from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
@@ -113,7 +114,7 @@ async def token(request: Request) -> JSONResponse:
             client_id, client_secret = _basic_credentials(request)
 
             def grant() -> service.IssuedToken:
-                with Session(state.engine) as session:
+                with Session(read_only(state.engine)) as session:
                     return service.client_credentials_grant(
                         session, state.access_tokens, client_id, client_secret, epoch()
                     )

@@ -24,6 +24,7 @@ from jose.backends import ECKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.db import read_only
 from signing.jws import (
     MalformedJWS,
     ec_public_jwk,
@@ -119,7 +120,7 @@ class Keyring:
 
     # -- loading -----------------------------------------------------------------------------
     def reload(self) -> None:
-        with Session(self._engine) as session:
+        with Session(read_only(self._engine)) as session:
             rows = list(session.exec(select(ServiceKey)))
             current_row = _current_row(session)
         if current_row is None:

@@ -1,0 +1,101 @@
+"""The issuer's JWKS cache, against a real HTTP issuer on loopback and a controlled clock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
+from tests.fixtures.issuer import IssuerKey, LoopbackIssuer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def keys(issuer: LoopbackIssuer, clock: Clock) -> IssuerKeys:
+    return IssuerKeys(issuer.url, refetch_interval_s=30, max_age_s=300, clock=clock)
+
+
+def verifier(keys: IssuerKeys) -> IdTokenVerifier:
+    return IdTokenVerifier(keys, client_id="uyquyen", clock_skew_s=60)
+
+
+def test_unknown_kid_refetches_at_most_once_per_interval(issuer, keys, clock) -> None:
+    v = verifier(keys)
+    v.verify(issuer.id_token("ES256"), time.time())
+    assert issuer.jwks_fetches() == 1
+    clock.t += 31
+    stranger = IssuerKey.generate("not-published", "ES256")
+    for _ in range(5):  # a burst of forged kids costs the issuer one request, not five
+        with pytest.raises(IdTokenRejected):
+            v.verify(issuer.id_token(key=stranger), time.time())
+    assert issuer.jwks_fetches() == 2
+    clock.t += 10
+    rotated = issuer.add_key(IssuerKey.generate("rotated", "ES256"))
+    with pytest.raises(IdTokenRejected):  # still inside the 30 s window
+        v.verify(issuer.id_token(key=rotated), time.time())
+    clock.t += 21
+    v.verify(issuer.id_token(key=rotated), time.time())
+    assert issuer.jwks_fetches() == 3
+
+
+def test_keeps_working_from_cache_when_the_issuer_is_down(issuer, keys, clock) -> None:
+    v = verifier(keys)
+    v.verify(issuer.id_token("RS256"), time.time())
+    issuer.down = True
+    clock.t += 3600  # the cache is long stale
+    v.verify(issuer.id_token("RS256"), time.time())
+    v.verify(issuer.id_token("PS256"), time.time())
+    attempts = len(issuer.requests)
+    v.verify(issuer.id_token("ES256"), time.time())
+    assert len(issuer.requests) == attempts  # no new attempt inside the refetch interval
+    issuer.down = False
+    clock.t += 31
+    v.verify(issuer.id_token("ES256"), time.time())
+    assert issuer.jwks_fetches() == 2
+
+
+def test_stale_cache_is_refreshed_and_drops_removed_keys(issuer, keys, clock) -> None:
+    v = verifier(keys)
+    v.verify(issuer.id_token("PS256"), time.time())
+    issuer.published = [k for k in issuer.published if k.kid != "vneid-ps256"]
+    clock.t += 301
+    with pytest.raises(IdTokenRejected, match="JWKS"):
+        v.verify(issuer.id_token("PS256"), time.time())
+
+
+def test_key_objects_are_built_once_per_kid(issuer, keys, clock) -> None:
+    v = verifier(keys)
+    v.verify(issuer.id_token("RS256"), time.time())
+    built = keys.key_for("vneid-rs256").verifier("RS256")  # type: ignore[union-attr]
+    clock.t += 301  # refresh: the same JWK keeps its key objects
+    v.verify(issuer.id_token("RS256"), time.time())
+    assert keys.key_for("vneid-rs256").verifier("RS256") is built  # type: ignore[union-attr]
+    assert issuer.jwks_fetches() == 2
+
+
+def test_discovery_naming_another_issuer_gives_no_keys(issuer, clock) -> None:
+    keys = IssuerKeys(issuer.url + "/other", clock=clock)
+    assert keys.key_for("vneid-es256") is None
+
+
+def test_weak_rsa_and_unknown_key_types_are_ignored(issuer, keys) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    weak = IssuerKey("weak", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    issuer.add_key(weak)
+    v = verifier(keys)
+    with pytest.raises(IdTokenRejected):
+        v.verify(issuer.id_token(key=weak), time.time())
