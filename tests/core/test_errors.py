@@ -1,0 +1,41 @@
+"""Every error is problem+json with a stable code; nothing internal leaks."""
+
+from __future__ import annotations
+
+
+def test_unknown_route(client) -> None:
+    resp = client.get("/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["code"] == "not_found"
+
+
+def test_wrong_method(client) -> None:
+    resp = client.delete("/v1/procedures")
+    assert resp.status_code == 405 and resp.json()["code"] == "method_not_allowed"
+
+
+def test_validation_error_does_not_echo_the_input(client, admin) -> None:
+    secret_looking = "uyq_cs_this-should-not-come-back"
+    resp = client.post("/v1/agents", headers=admin,
+                       json={"code": secret_looking, "name": "x", "kind": "other"})
+    assert resp.status_code == 422 and resp.json()["code"] == "validation_error"
+    assert secret_looking not in resp.text
+    assert "code" in resp.json()["detail"]
+
+
+def test_unexpected_failure_is_a_bare_500(client) -> None:
+    def explode() -> None:
+        raise RuntimeError("database password is hunter2")
+
+    client.app.add_api_route("/boom", explode)
+    resp = client.get("/boom")
+    assert resp.status_code == 500
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["code"] == "internal_error"
+    assert "hunter2" not in resp.text and "Traceback" not in resp.text
+
+
+def test_openapi_is_served(client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/oauth/token", "/v1/me", "/v1/agents", "/.well-known/jwks.json"} <= set(paths)
