@@ -65,6 +65,9 @@ def bootstrap(settings: Settings) -> None:
 # -- the application ---------------------------------------------------------------------------
 def create_app(settings: Settings | None = None) -> FastAPI:
     from agents.router import router as agents_router
+    from agents.service import CatalogueDirectory
+    from delegation.router import router as delegation_router
+    from delegation.service import DelegationConfig, StatusListPublisher
     from identity import dev_provider
     from identity.router import router as identity_router
     from identity.service import AccessTokens
@@ -97,10 +100,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clock_skew_s=settings.clock_skew_s,
     )
     app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
+    app.state.delegation_config = config = DelegationConfig(
+        issuer=settings.public_url, max_days=settings.max_delegation_days,
+        clock_skew_s=settings.clock_skew_s,
+    )
+    app.state.status_lists = StatusListPublisher(keyring, config)
+    app.state.directory = CatalogueDirectory()
 
     install_error_handlers(app)
     app.include_router(signing_router)
     app.include_router(identity_router)
+    app.include_router(delegation_router)
     app.include_router(agents_router)
     if settings.is_development:
         # Never mounted in production: there the routes do not exist (404).

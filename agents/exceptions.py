@@ -5,9 +5,16 @@
     AgentExists         409 agent_exists
     AgencyExists        409 agency_exists
     UnknownProcedure    422 unknown_procedure
+    SubmissionNotFound  404 submission_not_found
+    IdempotencyKeyRequired 400 idempotency_key_required
+    IdempotencyKeyReused   422 idempotency_key_reused
+    InvalidDossier      422 invalid_dossier
+    DossierTooLarge     413 dossier_too_large
+    OperatorRequired    422 operator_required
+    OperatorNotAllowed  422 operator_not_allowed
 """
 
-from core.errors import Conflict, NotFound, Unprocessable
+from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
 
 
 class AgentNotFound(NotFound):
@@ -28,3 +35,31 @@ class AgencyExists(Conflict):
 
 class UnknownProcedure(Unprocessable):
     code, title = "unknown_procedure", "Not a procedure of the catalogue"
+
+
+class SubmissionNotFound(NotFound):
+    code, title = "submission_not_found", "No such submission"
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code, title = "idempotency_key_required", "Idempotency-Key header required"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code, title = "idempotency_key_reused", "Idempotency-Key already used for another request"
+
+
+class InvalidDossier(Unprocessable):
+    code, title = "invalid_dossier", "The dossier is not valid I-JSON"
+
+
+class DossierTooLarge(PayloadTooLarge):
+    code, title = "dossier_too_large", "Dossier larger than 1 MiB"
+
+
+class OperatorRequired(Unprocessable):
+    code, title = "operator_required", "A counter must name its operator"
+
+
+class OperatorNotAllowed(Unprocessable):
+    code, title = "operator_not_allowed", "Only agent counters name an operator"

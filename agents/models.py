@@ -50,3 +50,40 @@ class Counter(SQLModel, table=True):
     ward_code: str = Field(max_length=16)
     client_id: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Submission(SQLModel, table=True):
+    """One dossier filed by a delegate under a delegation; it consumed one use."""
+
+    __tablename__ = "submissions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    delegation_id: str = Field(max_length=40, index=True)
+    delegator_pid: str = Field(max_length=12, index=True)
+    delegate_type: str = Field(max_length=8)
+    delegate_ref: str = Field(max_length=64, index=True)  # agent code or the person's PID
+    submitted_by: str = Field(max_length=64)  # client_id of the counter, or the person's PID
+    counter_id: str | None = Field(default=None, max_length=64)
+    operator: str | None = Field(default=None, max_length=64)
+    procedure: str = Field(max_length=64)
+    agency_code: str = Field(max_length=64, index=True)
+    status: str = Field(default="received", max_length=16)  # received | completed
+    dossier: str  # canonical JSON (RFC 8785)
+    dossier_sha256: str = Field(max_length=64)
+    receipt: str
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to (caller, Idempotency-Key), kept in the database so that a retry on any
+    server process gets the same answer and consumes nothing."""
+
+    __tablename__ = "idempotency_records"
+
+    caller: str = Field(primary_key=True, max_length=80)
+    key: str = Field(primary_key=True, max_length=128)
+    request_sha256: str = Field(max_length=64)
+    response_status: int = 0
+    response_body: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
 
-from agents import service
+from agents import service, submissions
 from agents.schemas import (
     ORG_CODE,
     AgencyCreate,
@@ -16,10 +19,16 @@ from agents.schemas import (
     CounterCreate,
     CounterCreated,
     ProcedureOut,
+    SubmissionCreate,
+    SubmissionCreated,
+    SubmissionOut,
+    UseOut,
 )
+from agents.models import Submission
 from core.clock import utcnow
 from core.db import get_read_session, get_session
-from identity.dependencies import require_admin
+from identity.dependencies import require_admin, require_kind
+from identity.principals import Principal
 
 router = APIRouter(tags=["administration"])
 admin = [Depends(require_admin)]
@@ -98,4 +107,65 @@ def list_procedures(session: ReadSessionDep) -> list[ProcedureOut]:
     return [
         ProcedureOut(code=p.code, name=p.name, agency=p.agency_code)
         for p in service.list_procedures(session)
+    ]
+
+
+# -- submissions -------------------------------------------------------------------------------
+Delegate = Annotated[Principal, Depends(require_kind("agent", "citizen"))]
+AnyParty = Annotated[Principal, Depends(require_kind("agent", "citizen", "agency"))]
+AgencyCaller = Annotated[Principal, Depends(require_kind("agency"))]
+Citizen = Annotated[Principal, Depends(require_kind("citizen"))]
+
+
+def _delegate(s: Submission) -> dict[str, str]:
+    return {"type": s.delegate_type, "code" if s.delegate_type == "agent" else "pid": s.delegate_ref}
+
+
+def _submission_out(s: Submission) -> SubmissionOut:
+    return SubmissionOut(
+        id=s.id, status=s.status, delegation=s.delegation_id, procedure=s.procedure,  # type: ignore[arg-type]
+        agency=s.agency_code, delegator=s.delegator_pid, delegate=_delegate(s), operator=s.operator,
+        dossier=json.loads(s.dossier), dossier_sha256=s.dossier_sha256, receipt=s.receipt,
+        created_at=s.created_at, completed_at=s.completed_at,
+    )
+
+
+@router.post("/v1/submissions", status_code=201, response_model=SubmissionCreated, tags=["submissions"])
+def submit(
+    body: SubmissionCreate, principal: Delegate, session: SessionDep, request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """File a dossier under a delegation (agent counter or person delegate); consumes one use."""
+    state = request.app.state
+    status, answer = submissions.submit(
+        session, state.keyring, state.delegation_config, principal, body, idempotency_key, utcnow()
+    )
+    session.commit()  # the 201 is sent only for committed work
+    return Response(answer, status_code=status, media_type="application/json")
+
+
+@router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["submissions"])
+def get_submission(submission_id: str, principal: AnyParty, session: ReadSessionDep) -> SubmissionOut:
+    """One submission: for the submitting delegate, the delegator and the responsible agency."""
+    return _submission_out(submissions.get_visible(session, principal, submission_id))
+
+
+@router.get("/v1/agency/submissions", response_model=list[SubmissionOut], tags=["submissions"])
+def agency_inbox(
+    principal: AgencyCaller, session: ReadSessionDep,
+    status: Literal["received", "completed"] = "received",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[SubmissionOut]:
+    """The agency's inbox, oldest first."""
+    return [_submission_out(s) for s in submissions.agency_inbox(session, principal, status, limit)]
+
+
+@router.get("/v1/delegations/{delegation_id}/uses", response_model=list[UseOut], tags=["delegations"])
+def delegation_uses(delegation_id: str, principal: Citizen, session: ReadSessionDep) -> list[UseOut]:
+    """Every submission made under a delegation (its delegator)."""
+    return [
+        UseOut(submission=s.id, procedure=s.procedure, agency=s.agency_code, delegate=_delegate(s),
+               operator=s.operator, status=s.status, dossier_sha256=s.dossier_sha256,  # type: ignore[arg-type]
+               created_at=s.created_at)
+        for s in submissions.uses_of(session, principal, delegation_id)
     ]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,3 +67,45 @@ class ProcedureOut(BaseModel):
     code: str
     name: str
     agency: str
+
+
+class SubmissionCreate(_Strict):
+    delegation_token: str = Field(min_length=1, max_length=16_384)
+    procedure: str = Field(min_length=1, max_length=64, examples=["1.001612"])
+    operator: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="Staff id at the counter (agents only)")
+    dossier: Any = Field(description="Any JSON value, at most 1 MiB in canonical form")
+
+
+class SubmissionCreated(BaseModel):
+    id: str
+    status: Literal["received", "completed"]
+    receipt: str
+    agency: str
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    status: Literal["received", "completed"]
+    delegation: str
+    procedure: str
+    agency: str
+    delegator: str
+    delegate: dict[str, str]
+    operator: str | None
+    dossier: Any
+    dossier_sha256: str
+    receipt: str
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class UseOut(BaseModel):
+    submission: str
+    procedure: str
+    agency: str
+    delegate: dict[str, str]
+    operator: str | None
+    status: Literal["received", "completed"]
+    dossier_sha256: str
+    created_at: datetime

@@ -18,6 +18,7 @@ from agents.exceptions import (
 )
 from agents.models import Agency, Agent, Counter, Procedure
 from agents.schemas import PROCEDURE_CODE, AgencyCreate, AgentCreate, CounterCreate
+from delegation import service as delegation_service
 from identity import service as identity_service
 from identity.service import NewClient
 
@@ -66,6 +67,7 @@ def set_agent_status(session: Session, code: str, status: str) -> Agent:
     agent.status = status
     session.add(agent)
     identity_service.set_owner_clients_disabled(session, "agent", code, status == "suspended")
+    delegation_service.set_agent_suspended(session, code, status == "suspended")
     session.flush()
     return agent
 
@@ -98,3 +100,16 @@ def create_agency_client(session: Session, code: str, now: datetime) -> NewClien
 
 def list_procedures(session: Session) -> list[Procedure]:
     return list(session.exec(select(Procedure).order_by(col(Procedure.code))))
+
+
+class CatalogueDirectory:
+    """The delegation domain's view of agents and the catalogue (delegation.ports.Directory)."""
+
+    def agent_status(self, session: Session, code: str) -> str | None:
+        agent = session.get(Agent, code) if len(code) <= 64 else None
+        return agent.status if agent else None
+
+    def known_procedures(self, session: Session, codes: list[str]) -> set[str]:
+        if not codes:
+            return set()
+        return set(session.scalars(select(Procedure.code).where(col(Procedure.code).in_(codes))))

@@ -3,6 +3,7 @@
 from alembic import context
 
 import agents.models  # noqa: F401  (register tables on the metadata)
+import delegation.models  # noqa: F401
 import identity.models  # noqa: F401
 import signing.models  # noqa: F401
 from sqlmodel import SQLModel

@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -163,3 +164,43 @@ def jwk_thumbprint(jwk: dict[str, str]) -> str:
     required = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}[jwk["kty"]]
     canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
     return b64url_encode(hashlib.sha256(canonical.encode()).digest())
+
+
+class InvalidJWS(Exception):
+    """Not a genuine token of the expected type from one of the given keys."""
+
+
+def verify_compact(
+    token: str,
+    key_for_kid: Callable[[str], Key | None],
+    *,
+    typ: str,
+    alg: str = "ES256",
+    max_length: int = 16_384,
+) -> dict[str, Any]:
+    """Verify one of *our* token types: a single pinned algorithm, an exact `typ`, a `kid` that
+    picks the key, and no critical extensions. Returns the claims; time checks are the caller's."""
+    try:
+        jws = parse_compact(token, max_length=max_length)
+        header = jws.header
+        if header.get("alg") != alg:
+            raise InvalidJWS("algorithm not allowed")
+        if header.get("typ") != typ:
+            raise InvalidJWS(f"not a {typ} token")
+        if "crit" in header:
+            raise InvalidJWS("unsupported critical header")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidJWS("no key id")
+        key = key_for_kid(kid)
+        if key is None:
+            raise InvalidJWS("unknown signing key")
+        try:
+            good = key.verify(jws.signing_input, jws.signature)
+        except Exception:
+            good = False
+        if not good:
+            raise InvalidJWS("bad signature")
+        return jws.claims()
+    except MalformedJWS as exc:
+        raise InvalidJWS(str(exc)) from None

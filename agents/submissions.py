@@ -1,0 +1,199 @@
+"""Submissions: a delegate files a dossier under a delegation; one use is consumed atomically,
+the dossier goes to the responsible agency's inbox and the delegate gets a signed receipt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+import rfc8785
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from agents.exceptions import (
+    DossierTooLarge,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidDossier,
+    OperatorNotAllowed,
+    OperatorRequired,
+    SubmissionNotFound,
+    UnknownProcedure,
+)
+from agents.models import IdempotencyRecord, Procedure, Submission
+from agents.schemas import SubmissionCreate
+from core.errors import Conflict
+from delegation import service as delegation_service
+from delegation.exceptions import NotDelegate, ProcedureOutOfScope
+from delegation.service import DelegationConfig
+from identity.exceptions import WrongCallerKind
+from identity.principals import Principal
+from signing.keyring import Keyring
+
+RECEIPT_TYP = "receipt+jwt"
+MAX_DOSSIER_BYTES = 1024 * 1024
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def canonical_json(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise InvalidDossier(f"the dossier cannot be canonicalized (RFC 8785): {exc}") from None
+
+
+def _is_delegate(principal: Principal, delegate: dict[str, Any]) -> bool:
+    if delegate.get("type") == "agent":
+        return principal.kind == "agent" and principal.agent_code == delegate.get("code")
+    if delegate.get("type") == "person":
+        return principal.kind == "citizen" and principal.subject == delegate.get("pid")
+    return False
+
+
+def _stored_answer(session: Session, caller: str, key: str, request_sha256: str) -> tuple[int, bytes] | None:
+    record = session.scalars(
+        select(IdempotencyRecord).where(
+            col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key
+        ).execution_options(populate_existing=True)
+    ).first()
+    if record is None or record.response_status == 0:
+        return None
+    if record.request_sha256 != request_sha256:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    return record.response_status, record.response_body.encode()
+
+
+def submit(
+    session: Session,
+    keyring: Keyring,
+    config: DelegationConfig,
+    principal: Principal,
+    body: SubmissionCreate,
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[int, bytes]:
+    """Returns (HTTP status, exact response body), so that a retry can be answered byte for byte."""
+    if principal.kind not in ("agent", "citizen"):
+        raise WrongCallerKind("submissions are made by agent counters and person delegates")
+    if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header of 1 to 128 characters")
+    if principal.kind == "agent" and not body.operator:
+        raise OperatorRequired("a counter must say which staff member submits (operator)")
+    if principal.kind == "citizen" and body.operator is not None:
+        raise OperatorNotAllowed("operator is for agent counters only")
+    dossier = canonical_json(body.dossier)
+    if len(dossier) > MAX_DOSSIER_BYTES:
+        raise DossierTooLarge(f"the dossier is {len(dossier)} bytes; the limit is 1 MiB")
+    request_sha256 = hashlib.sha256(canonical_json({
+        "delegation_token": body.delegation_token, "procedure": body.procedure,
+        "operator": body.operator, "dossier": body.dossier,
+    })).hexdigest()
+    caller = f"{principal.kind}:{principal.subject}"
+
+    stored = _stored_answer(session, caller, idempotency_key, request_sha256)
+    if stored:
+        return stored
+    # Claim the key before doing anything: a concurrent twin waits on this row (PostgreSQL) or
+    # on the write lock (SQLite) and then finds the first answer instead of consuming a use.
+    record = IdempotencyRecord(caller=caller, key=idempotency_key,
+                               request_sha256=request_sha256, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        stored = _stored_answer(session, caller, idempotency_key, request_sha256)
+        if stored:
+            return stored
+        raise Conflict("a request with this Idempotency-Key is in progress",
+                       code="idempotency_key_in_progress") from None
+
+    # The checks, in the contract's order of precedence.
+    claims = delegation_service.genuine_claims(keyring, config, body.delegation_token)
+    delegate = claims["delegate"]
+    if not _is_delegate(principal, delegate):
+        raise NotDelegate("this delegation was not given to the caller")
+    if body.procedure not in claims["procedures"]:
+        raise ProcedureOutOfScope(f"procedure {body.procedure} is not covered by this delegation")
+    delegation = delegation_service.consume_use(session, claims["jti"], now)
+
+    procedure = session.get(Procedure, body.procedure)
+    if procedure is None:
+        raise UnknownProcedure(f"procedure {body.procedure} is no longer in the catalogue")
+    submission = Submission(
+        id="sub_" + secrets.token_hex(12),
+        delegation_id=delegation.id,
+        delegator_pid=delegation.delegator_pid,
+        delegate_type=delegate["type"],
+        delegate_ref=delegate.get("code") or delegate.get("pid"),
+        submitted_by=principal.subject,
+        counter_id=principal.counter_id,
+        operator=body.operator,
+        procedure=body.procedure,
+        agency_code=procedure.agency_code,
+        dossier=dossier.decode("utf-8"),
+        dossier_sha256=hashlib.sha256(dossier).hexdigest(),
+        receipt="",
+        created_at=now,
+    )
+    submission.receipt = keyring.sign({
+        "iss": config.issuer,
+        "jti": submission.id,
+        "iat": int(now.timestamp()),
+        "sub": delegation.delegator_pid,
+        "delegation": delegation.id,
+        "delegate": delegate,
+        "procedure": body.procedure,
+        "dossier_sha256": submission.dossier_sha256,
+    }, RECEIPT_TYP)
+    answer = json.dumps({
+        "id": submission.id, "status": submission.status, "receipt": submission.receipt,
+        "agency": submission.agency_code,
+    }, separators=(",", ":")).encode()
+    record.response_status, record.response_body = 201, answer.decode()
+    session.add_all([submission, record])
+    session.flush()
+    return 201, answer
+
+
+def may_see(principal: Principal, s: Submission) -> bool:
+    if principal.kind == "citizen":
+        return principal.subject in (s.delegator_pid, s.delegate_ref if s.delegate_type == "person" else None)
+    if principal.kind == "agent":
+        return s.delegate_type == "agent" and principal.agent_code == s.delegate_ref
+    if principal.kind == "agency":
+        return principal.agency_code == s.agency_code
+    return False
+
+
+def get_visible(session: Session, principal: Principal, submission_id: str) -> Submission:
+    s = session.get(Submission, submission_id) if len(submission_id) <= 40 else None
+    if s is None or not may_see(principal, s):
+        raise SubmissionNotFound(f"no submission {submission_id!r} for this caller")
+    return s
+
+
+def agency_inbox(session: Session, principal: Principal, status: str, limit: int) -> list[Submission]:
+    if principal.kind != "agency":
+        raise WrongCallerKind("the inbox is for agencies")
+    stmt = (
+        select(Submission)
+        .where(col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status)
+        .order_by(col(Submission.created_at), col(Submission.id))
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[Submission]:
+    """Every submission under a delegation, for its delegator."""
+    d = delegation_service.get_visible(session, principal, delegation_id)
+    if not delegation_service.is_delegator(principal, d):
+        raise WrongCallerKind("only the delegator sees the uses of a delegation")
+    stmt = (
+        select(Submission).where(col(Submission.delegation_id) == d.id)
+        .order_by(col(Submission.created_at), col(Submission.id))
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,104 @@
+"""Verify a delegation token offline, with nothing but this service's JWKS and a status list.
+
+For agencies, banks and counters that must check a delegation without calling uyquyen:
+
+    import json
+    from delegation.offline import verify_offline
+
+    jwks = json.load(open("jwks.json"))                       # GET /.well-known/jwks.json
+    lists = {"https://.../v1/status-lists/1": open("1.jwt").read()}   # GET /v1/status-lists/1
+    result = verify_offline(token, jwks, lists, issuer="https://uyquyen.hanoi.gov.vn")
+    result.valid, result.status, result.reason
+
+A status list holds one value for revoked, renounced and exhausted delegations ("invalid"),
+reported here as status "revoked"; a pending delegation reads as valid there. The online
+`POST /v1/delegations/verify` tells them apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jose.backends import ECKey
+
+from delegation import status_list
+from signing.jws import InvalidJWS, public_key_from_jwk, verify_compact
+
+_STATUS = {
+    status_list.VALID: "active",
+    status_list.INVALID: "revoked",
+    status_list.SUSPENDED: "suspended",
+}
+
+
+@dataclass(frozen=True)
+class OfflineResult:
+    valid: bool
+    status: str  # active | revoked | suspended | expired | not_yet_valid | unknown | invalid
+    reason: str
+    claims: dict[str, Any] | None = None
+
+
+def _keys(jwks: Mapping[str, Any]) -> dict[str, ECKey]:
+    keys = {}
+    for jwk in jwks.get("keys", []):
+        if isinstance(jwk, dict) and jwk.get("alg", "ES256") == "ES256" and isinstance(jwk.get("kid"), str):
+            public = public_key_from_jwk(jwk)
+            if public is not None and jwk.get("kty") == "EC":
+                keys[jwk["kid"]] = ECKey(public, "ES256")
+    return keys
+
+
+def verify_offline(
+    token: str,
+    jwks: Mapping[str, Any],
+    status_lists: Mapping[str, str],
+    *,
+    issuer: str | None = None,
+    now: float | None = None,
+    clock_skew_s: int = 60,
+) -> OfflineResult:
+    now = time.time() if now is None else now
+    keys = _keys(jwks)
+    try:
+        claims = verify_compact(token, keys.get, typ="delegation+jwt")
+    except InvalidJWS as exc:
+        return OfflineResult(False, "invalid", f"not a genuine delegation token: {exc}")
+    if issuer is not None and claims.get("iss") != issuer:
+        return OfflineResult(False, "invalid", "issued by another service", claims)
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int) or now > exp + clock_skew_s:
+        return OfflineResult(False, "expired", "the delegation's validity has ended", claims)
+    if isinstance(nbf, int) and now + clock_skew_s < nbf:
+        return OfflineResult(False, "not_yet_valid", "the delegation is not valid yet", claims)
+
+    try:
+        ref = claims["status"]["status_list"]
+        idx, uri = int(ref["idx"]), str(ref["uri"])
+    except (KeyError, TypeError, ValueError):
+        return OfflineResult(False, "invalid", "no status list reference", claims)
+    list_token = status_lists.get(uri)
+    if list_token is None:
+        return OfflineResult(False, "unknown", f"status list {uri} not available", claims)
+    try:
+        lst = verify_compact(list_token, keys.get, typ="statuslist+jwt")
+    except InvalidJWS as exc:
+        return OfflineResult(False, "unknown", f"status list not genuine: {exc}", claims)
+    if lst.get("sub") != uri:
+        return OfflineResult(False, "unknown", "status list is for another URI", claims)
+    if not isinstance(lst.get("exp"), int) or now > lst["exp"] + clock_skew_s:
+        return OfflineResult(False, "unknown", "status list has expired; fetch a fresh one", claims)
+    try:
+        spec = lst["status_list"]
+        if spec["bits"] != status_list.BITS:
+            raise ValueError("unexpected bits")
+        value = status_list.value_at(status_list.decode(spec["lst"]), idx)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return OfflineResult(False, "unknown", f"status list unreadable: {exc}", claims)
+    status = _STATUS.get(value, "invalid")
+    if status != "active":
+        return OfflineResult(False, status, f"status list says {status}", claims)
+    return OfflineResult(True, "active", "genuine, in its window, and valid in the status list", claims)

@@ -1,0 +1,395 @@
+"""The mandate's rules: grant, accept, revoke, renounce, verify, and consume one use atomically."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from delegation import status_list
+from delegation.exceptions import (
+    DelegationNotFound,
+    InsufficientAssurance,
+    InvalidDelegation,
+    InvalidGrant,
+    NotUsable,
+    WrongState,
+)
+from delegation.models import Delegation, StatusList
+from delegation.ports import Directory
+from delegation.schemas import AgentDelegate, DelegationCreate, VerifyResult
+from identity.exceptions import WrongCallerKind
+from identity.principals import Principal
+from identity.vneid import is_valid_pid
+from signing.keyring import InvalidServiceToken, Keyring
+
+DELEGATION_TYP = "delegation+jwt"
+STATUS_LIST_TYP = "statuslist+jwt"
+# 65,536 two-bit entries (16 KiB raw) per list; indexes are drawn at random (the draft's advice,
+# so that neighbouring indexes say nothing about who granted when) and a list is closed once
+# half full, which keeps collisions rare.
+LIST_SIZE = 65_536
+LIST_FILL = LIST_SIZE // 2
+ENDED_STATES = ("revoked", "renounced")
+
+
+@dataclass(frozen=True)
+class DelegationConfig:
+    issuer: str  # the public URL
+    max_days: int
+    clock_skew_s: int
+    status_list_ttl_s: int = 60
+    status_list_lifetime_s: int = 3600
+
+    def status_list_uri(self, n: int) -> str:
+        return f"{self.issuer}/v1/status-lists/{n}"
+
+
+# -- reading ---------------------------------------------------------------------------------
+def effective_status(d: Delegation, now: datetime) -> str:
+    if d.state in ("pending", *ENDED_STATES):
+        return d.state
+    if d.uses >= d.max_uses:
+        return "exhausted"
+    if now >= d.valid_until:
+        return "expired"
+    if d.agent_suspended:
+        return "suspended"
+    return "active"
+
+
+def usability(d: Delegation, now: datetime) -> str:
+    """"usable" or the 409 code that says why not."""
+    status = effective_status(d, now)
+    if status != "active":
+        return status
+    if now < d.valid_from:
+        return "not_yet_valid"
+    return "usable"
+
+
+def delegate_of(d: Delegation) -> dict[str, str]:
+    if d.delegate_type == "agent":
+        return {"type": "agent", "code": d.delegate_code or ""}
+    return {"type": "person", "pid": d.delegate_pid or ""}
+
+
+def is_delegator(principal: Principal, d: Delegation) -> bool:
+    return principal.kind == "citizen" and principal.subject == d.delegator_pid
+
+
+def is_delegate(principal: Principal, d: Delegation) -> bool:
+    if d.delegate_type == "agent":
+        return principal.kind == "agent" and principal.agent_code == d.delegate_code
+    return principal.kind == "citizen" and principal.subject == d.delegate_pid
+
+
+def get_visible(session: Session, principal: Principal, delegation_id: str) -> Delegation:
+    """The delegation if the caller is its delegator or delegate; otherwise it does not exist."""
+    d = session.get(Delegation, delegation_id) if len(delegation_id) <= 40 else None
+    if d is None or not (is_delegator(principal, d) or is_delegate(principal, d)):
+        raise DelegationNotFound(f"no delegation {delegation_id!r} for this caller")
+    return d
+
+
+def list_visible(session: Session, principal: Principal, role: str) -> list[Delegation]:
+    stmt = select(Delegation).order_by(col(Delegation.created_at).desc(), col(Delegation.id))
+    if principal.kind == "agent":
+        stmt = stmt.where(
+            col(Delegation.delegate_type) == "agent",
+            col(Delegation.delegate_code) == principal.agent_code,
+        )
+    elif principal.kind == "citizen":
+        if role == "delegate":
+            stmt = stmt.where(
+                col(Delegation.delegate_type) == "person",
+                col(Delegation.delegate_pid) == principal.subject,
+            )
+        else:
+            stmt = stmt.where(col(Delegation.delegator_pid) == principal.subject)
+    else:
+        raise WrongCallerKind("delegations are listed for citizens and agent counters")
+    return list(session.scalars(stmt.limit(500)))
+
+
+# -- granting --------------------------------------------------------------------------------
+def grant(
+    session: Session,
+    keyring: Keyring,
+    config: DelegationConfig,
+    directory: Directory,
+    principal: Principal,
+    data: DelegationCreate,
+    now: datetime,
+) -> Delegation:
+    if principal.kind != "citizen":
+        raise WrongCallerKind("only a citizen can grant a delegation")
+    if principal.loa != 2:
+        raise InsufficientAssurance("granting a delegation needs a VNeID level-2 login")
+
+    delegate = data.delegate
+    if isinstance(delegate, AgentDelegate):
+        status = directory.agent_status(session, delegate.code)
+        if status is None:
+            raise InvalidGrant(f"no agent with code {delegate.code!r}", code="unknown_agent")
+        if status != "active":
+            raise InvalidGrant(f"agent {delegate.code} is suspended", code="agent_suspended")
+    else:
+        if not is_valid_pid(delegate.pid):
+            raise InvalidGrant("the delegate's PID is not a valid 12-digit PID",
+                               code="invalid_delegate")
+        if delegate.pid == principal.subject:
+            raise InvalidGrant("a citizen cannot delegate to themself", code="self_delegation")
+
+    procedures = list(dict.fromkeys(data.procedures))
+    unknown = sorted(set(procedures) - directory.known_procedures(session, procedures))
+    if unknown:
+        raise InvalidGrant(f"not in the catalogue: {', '.join(unknown[:10])}",
+                           code="unknown_procedure", procedures=unknown)
+
+    skew = timedelta(seconds=config.clock_skew_s)
+    valid_from = data.valid_from or now
+    valid_until = data.valid_until
+    if valid_from < now - skew:
+        raise InvalidGrant("valid_from is in the past", code="invalid_window")
+    if valid_until <= valid_from or valid_until <= now:
+        raise InvalidGrant("valid_until must be after valid_from and in the future",
+                           code="invalid_window")
+    if valid_until - valid_from > timedelta(days=config.max_days):
+        raise InvalidGrant(f"a delegation lasts at most {config.max_days} days",
+                           code="window_too_long")
+    if data.max_uses < 1 or data.max_uses > 10_000:
+        raise InvalidGrant("max_uses must be between 1 and 10000", code="invalid_max_uses")
+
+    # Timestamps are whole seconds, as in the token, so the row and the token agree exactly.
+    valid_from = valid_from.replace(microsecond=0)
+    valid_until = valid_until.replace(microsecond=0)
+    d = Delegation(
+        id="dlg_" + secrets.token_hex(12),
+        delegator_pid=principal.subject,
+        delegate_type=delegate.type,
+        delegate_code=delegate.code if isinstance(delegate, AgentDelegate) else None,
+        delegate_pid=None if isinstance(delegate, AgentDelegate) else delegate.pid,
+        procedures=json.dumps(procedures),
+        note=data.note,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_uses=data.max_uses,
+        state="active" if delegate.type == "agent" else "pending",
+        status_list_n=0,
+        status_list_idx=0,
+        token="",
+        created_at=now,
+    )
+    _place_in_status_list(session, d)
+    d.token = keyring.sign(_token_claims(d, config, now), DELEGATION_TYP)
+    session.flush()
+    return d
+
+
+def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dict[str, Any]:
+    return {
+        "iss": config.issuer,
+        "jti": d.id,
+        "sub": d.delegator_pid,
+        "iat": int(now.timestamp()),
+        "nbf": int(d.valid_from.timestamp()),
+        "exp": int(d.valid_until.timestamp()),
+        "delegate": delegate_of(d),
+        "procedures": json.loads(d.procedures),
+        "max_uses": d.max_uses,
+        "status": {
+            "status_list": {"idx": d.status_list_idx, "uri": config.status_list_uri(d.status_list_n)}
+        },
+    }
+
+
+def _place_in_status_list(session: Session, d: Delegation) -> None:
+    latest = select(StatusList.n).order_by(col(StatusList.n).desc()).limit(1).scalar_subquery()
+    n, allocated = session.execute(
+        update(StatusList).where(col(StatusList.n) == latest)
+        .values(allocated=StatusList.allocated + 1)
+        .returning(StatusList.n, StatusList.allocated)
+    ).one()
+    if allocated >= LIST_FILL:  # open the next list for later grants (another may beat us)
+        try:
+            with session.begin_nested():
+                session.execute(insert(StatusList).values(n=n + 1, allocated=0, version=0))
+        except IntegrityError:
+            pass
+    for _ in range(32):
+        d.status_list_n, d.status_list_idx = n, secrets.randbelow(LIST_SIZE)
+        try:
+            with session.begin_nested():
+                session.add(d)
+            return
+        except IntegrityError:
+            if d in session:
+                session.expunge(d)
+    raise RuntimeError("could not find a free status-list index")
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+def _bump_list(session: Session, n: int) -> None:
+    session.execute(update(StatusList).where(col(StatusList.n) == n)
+                    .values(version=StatusList.version + 1))
+
+
+def accept(session: Session, principal: Principal, delegation_id: str, now: datetime) -> Delegation:
+    d = get_visible(session, principal, delegation_id)
+    if not is_delegate(principal, d) or d.delegate_type != "person":
+        raise WrongCallerKind("only the person named as delegate can accept")
+    status = effective_status(d, now)
+    if status != "pending":
+        raise WrongState(f"the delegation is {status}", code=status)
+    if now >= d.valid_until:
+        raise WrongState("the delegation has expired", code="expired")
+    d.state, d.accepted_at = "active", now
+    session.add(d)
+    session.flush()
+    return d
+
+
+def end(session: Session, principal: Principal, delegation_id: str, action: str, now: datetime) -> Delegation:
+    """Revoke (the delegator) or renounce (the delegate); effective for every later use."""
+    d = get_visible(session, principal, delegation_id)
+    allowed = is_delegator(principal, d) if action == "revoke" else is_delegate(principal, d)
+    if not allowed:
+        who = "delegator" if action == "revoke" else "delegate"
+        raise WrongCallerKind(f"only the {who} can {action} a delegation")
+    new_state = "revoked" if action == "revoke" else "renounced"
+    if d.state == new_state:
+        return d  # repeating it changes nothing
+    if d.state in ENDED_STATES:
+        raise WrongState(f"the delegation is already {d.state}", code=d.state)
+    d.state, d.ended_at = new_state, now
+    session.add(d)
+    _bump_list(session, d.status_list_n)
+    session.flush()
+    return d
+
+
+def set_agent_suspended(session: Session, agent_code: str, suspended: bool) -> None:
+    """Called by agents in the same transaction as the agent's own status change."""
+    lists = select(Delegation.status_list_n).where(
+        col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code
+    ).distinct()
+    session.execute(update(StatusList).where(col(StatusList.n).in_(lists))
+                    .values(version=StatusList.version + 1))
+    session.execute(
+        update(Delegation)
+        .where(col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code)
+        .values(agent_suspended=suspended)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- tokens and use --------------------------------------------------------------------------
+def genuine_claims(keyring: Keyring, config: DelegationConfig, token: str) -> dict[str, Any]:
+    """Claims of a delegation token this service signed; the time window is checked on use."""
+    try:
+        claims = keyring.verify(token, DELEGATION_TYP)
+    except InvalidServiceToken as exc:
+        raise InvalidDelegation(f"not a genuine delegation token: {exc}") from None
+    if claims.get("iss") != config.issuer or not isinstance(claims.get("jti"), str):
+        raise InvalidDelegation("not a delegation issued by this service")
+    if not isinstance(claims.get("delegate"), dict) or not isinstance(claims.get("procedures"), list):
+        raise InvalidDelegation("delegation token without delegate or procedures")
+    return claims
+
+
+def consume_use(session: Session, delegation_id: str, now: datetime) -> Delegation:
+    """Take one use, or say why not. One conditional UPDATE: N concurrent callers against k
+    remaining uses get exactly k rows back, whichever process or database serves them."""
+    row = session.execute(
+        update(Delegation)
+        .where(
+            col(Delegation.id) == delegation_id,
+            col(Delegation.state) == "active",
+            col(Delegation.uses) < col(Delegation.max_uses),
+            col(Delegation.valid_from) <= now,
+            col(Delegation.valid_until) > now,
+            col(Delegation.agent_suspended).is_(False),
+        )
+        .values(uses=Delegation.uses + 1)
+        .returning(Delegation.uses, Delegation.max_uses, Delegation.status_list_n)
+        .execution_options(synchronize_session=False)
+    ).first()
+    d = session.get(Delegation, delegation_id, populate_existing=True)
+    if d is None:
+        raise InvalidDelegation("no such delegation")
+    if row is None:
+        code = usability(d, now)
+        raise NotUsable(f"the delegation cannot be used: {code.replace('_', ' ')}",
+                        code=code if code != "usable" else "conflict")
+    if row.uses >= row.max_uses:
+        _bump_list(session, row.status_list_n)  # the list now says INVALID for it
+    return d
+
+
+def verify(session: Session, keyring: Keyring, config: DelegationConfig, token: str, now: datetime) -> VerifyResult:
+    """The public, online verification: signature, then the live status in the database."""
+    try:
+        claims = genuine_claims(keyring, config, token)
+    except InvalidDelegation as exc:
+        return VerifyResult(valid=False, status="invalid", reason=exc.detail)
+    d = session.get(Delegation, claims["jti"])
+    if d is None or d.delegator_pid != claims.get("sub"):
+        return VerifyResult(valid=False, status="invalid", reason="unknown delegation")
+    code = usability(d, now)
+    if code == "usable":
+        return VerifyResult(valid=True, status="active", reason="the delegation is usable now",
+                            claims=claims)
+    status = "active" if code == "not_yet_valid" else code
+    return VerifyResult(valid=False, status=status, reason=code.replace("_", " "), claims=claims)  # type: ignore[arg-type]
+
+
+# -- status lists ----------------------------------------------------------------------------
+class StatusListPublisher:
+    """Renders and signs status lists; keeps the rendering until an entry of the list changes."""
+
+    def __init__(self, keyring: Keyring, config: DelegationConfig):
+        self.keyring = keyring
+        self.config = config
+        self._cache: dict[int, tuple[int, int, str]] = {}  # n -> (version, iat, token)
+        self._lock = threading.Lock()
+
+    def token(self, session: Session, n: int, now: datetime) -> tuple[str, int] | None:
+        version = session.scalar(select(StatusList.version).where(col(StatusList.n) == n))
+        if version is None:
+            return None
+        t = int(now.timestamp())
+        cached = self._cache.get(n)
+        # Re-sign before the token ages past half its lifetime, even when nothing changed.
+        if cached and cached[0] == version and t - cached[1] < self.config.status_list_lifetime_s // 2:
+            return cached[2], version
+        rows = session.execute(
+            select(Delegation.status_list_idx, Delegation.state, Delegation.uses,
+                   Delegation.max_uses, Delegation.agent_suspended)
+            .where(col(Delegation.status_list_n) == n)
+        )
+        entries = {}
+        for idx, state, uses, max_uses, suspended in rows:
+            if state in ENDED_STATES or uses >= max_uses:
+                entries[idx] = status_list.INVALID
+            elif suspended:
+                entries[idx] = status_list.SUSPENDED
+        claims = {
+            "sub": self.config.status_list_uri(n),
+            "iat": t,
+            "exp": t + self.config.status_list_lifetime_s,
+            "ttl": self.config.status_list_ttl_s,
+            "status_list": {"bits": status_list.BITS, "lst": status_list.encode(entries, LIST_SIZE)},
+        }
+        token = self.keyring.sign(claims, STATUS_LIST_TYP)
+        with self._lock:
+            self._cache[n] = (version, t, token)
+        return token, version
+
