@@ -59,7 +59,9 @@ def bootstrap(settings: Settings) -> None:
         engine.dispose()
     admin_token(settings)
     if settings.is_development:
-        DevVneidProvider(settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id)
+        DevVneidProvider(
+            settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
+        )
 
 
 # -- the application ---------------------------------------------------------------------------
@@ -101,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
     app.state.delegation_config = config = DelegationConfig(
-        issuer=settings.public_url, max_days=settings.max_delegation_days,
+        issuer=settings.public_url,
+        max_days=settings.max_delegation_days,
         clock_skew_s=settings.clock_skew_s,
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
@@ -137,15 +140,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         os.environ["UYQUYEN_PUBLIC_URL"] = f"http://{host}:{args.port}"
     settings = load_settings()
     bootstrap(settings)
-    print(f"uyquyen {settings.env} on {settings.public_url} "
-          f"({'SQLite' if settings.effective_database_url.startswith('sqlite') else 'PostgreSQL'}, "
-          f"{args.workers} worker{'s' if args.workers > 1 else ''})", flush=True)
+    print(
+        f"uyquyen {settings.env} on {settings.public_url} "
+        f"({'SQLite' if settings.effective_database_url.startswith('sqlite') else 'PostgreSQL'}, "
+        f"{args.workers} worker{'s' if args.workers > 1 else ''})",
+        flush=True,
+    )
     if settings.is_development:
         print(f"Development admin token: {admin_token(settings)}", flush=True)
         print(f"Development VNeID issuer: {settings.effective_vneid_issuer}", flush=True)
     uvicorn.run(
-        "main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_level=args.log_level, proxy_headers=True, server_header=False,
+        "main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        proxy_headers=True,
+        server_header=False,
     )
     return 0
 
@@ -171,7 +183,9 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     with Session(engine) as session:
         new = rotate(session, key_passphrase(settings), utcnow(), publish_for)
         session.commit()
-        print(f"new current key: {new.kid}; previous keys stay published for {publish_for.days} days")
+        print(
+            f"new current key: {new.kid}; previous keys stay published for {publish_for.days} days"
+        )
     engine.dispose()
     return 0
 
@@ -208,9 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="service signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    keys_sub.add_parser("rotate", help="add a new current key; old ones stay published").set_defaults(
-        func=_cmd_keys_rotate
-    )
+    keys_sub.add_parser(
+        "rotate", help="add a new current key; old ones stay published"
+    ).set_defaults(func=_cmd_keys_rotate)
 
     dev = sub.add_parser("dev", help="development helpers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="ACTION")

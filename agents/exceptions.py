@@ -1,17 +1,17 @@
 """Agents errors.
 
-    AgentNotFound       404 agent_not_found
-    AgencyNotFound      404 agency_not_found
-    AgentExists         409 agent_exists
-    AgencyExists        409 agency_exists
-    UnknownProcedure    422 unknown_procedure
-    SubmissionNotFound  404 submission_not_found
-    IdempotencyKeyRequired 400 idempotency_key_required
-    IdempotencyKeyReused   422 idempotency_key_reused
-    InvalidDossier      422 invalid_dossier
-    DossierTooLarge     413 dossier_too_large
-    OperatorRequired    422 operator_required
-    OperatorNotAllowed  422 operator_not_allowed
+AgentNotFound       404 agent_not_found
+AgencyNotFound      404 agency_not_found
+AgentExists         409 agent_exists
+AgencyExists        409 agency_exists
+UnknownProcedure    422 unknown_procedure
+SubmissionNotFound  404 submission_not_found
+IdempotencyKeyRequired 400 idempotency_key_required
+IdempotencyKeyReused   422 idempotency_key_reused
+InvalidDossier      422 invalid_dossier
+DossierTooLarge     413 dossier_too_large
+OperatorRequired    422 operator_required
+OperatorNotAllowed  422 operator_not_allowed
 """
 
 from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable

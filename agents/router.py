@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
 
 from agents import service, submissions
+from agents.models import Submission
 from agents.schemas import (
     ORG_CODE,
     AgencyCreate,
@@ -24,7 +23,6 @@ from agents.schemas import (
     SubmissionOut,
     UseOut,
 )
-from agents.models import Submission
 from core.clock import utcnow
 from core.db import get_read_session, get_session
 from identity.dependencies import require_admin, require_kind
@@ -59,8 +57,12 @@ def create_counter(code: Code, body: CounterCreate, session: SessionDep) -> Coun
     counter, client = service.create_counter(session, code, body, utcnow())
     session.commit()
     return CounterCreated(
-        id=counter.id, agent=counter.agent_code, name=counter.name, ward_code=counter.ward_code,
-        client_id=client.client_id, client_secret=client.client_secret,
+        id=counter.id,
+        agent=counter.agent_code,
+        name=counter.name,
+        ward_code=counter.ward_code,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
     )
 
 
@@ -86,8 +88,11 @@ def create_agency(body: AgencyCreate, session: SessionDep) -> AgencyCreated:
     agency, procedures, client = service.create_agency(session, body, utcnow())
     session.commit()
     return AgencyCreated(
-        code=agency.code, name=agency.name, procedures=procedures,
-        client_id=client.client_id, client_secret=client.client_secret,
+        code=agency.code,
+        name=agency.name,
+        procedures=procedures,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
     )
 
 
@@ -98,7 +103,9 @@ def create_agency_client(code: Code, session: SessionDep) -> ClientCreated:
     """Issue another client credential for an existing agency."""
     client = service.create_agency_client(session, code, utcnow())
     session.commit()
-    return ClientCreated(agency=code, client_id=client.client_id, client_secret=client.client_secret)
+    return ClientCreated(
+        agency=code, client_id=client.client_id, client_secret=client.client_secret
+    )
 
 
 @router.get("/v1/procedures", response_model=list[ProcedureOut], tags=["catalogue"])
@@ -118,21 +125,38 @@ Citizen = Annotated[Principal, Depends(require_kind("citizen"))]
 
 
 def _delegate(s: Submission) -> dict[str, str]:
-    return {"type": s.delegate_type, "code" if s.delegate_type == "agent" else "pid": s.delegate_ref}
+    return {
+        "type": s.delegate_type,
+        "code" if s.delegate_type == "agent" else "pid": s.delegate_ref,
+    }
 
 
 def _submission_out(s: Submission) -> SubmissionOut:
     return SubmissionOut(
-        id=s.id, status=s.status, delegation=s.delegation_id, procedure=s.procedure,  # type: ignore[arg-type]
-        agency=s.agency_code, delegator=s.delegator_pid, delegate=_delegate(s), operator=s.operator,
-        dossier=json.loads(s.dossier), dossier_sha256=s.dossier_sha256, receipt=s.receipt,
-        created_at=s.created_at, completed_at=s.completed_at,
+        id=s.id,
+        status=s.status,
+        delegation=s.delegation_id,
+        procedure=s.procedure,  # type: ignore[arg-type]
+        agency=s.agency_code,
+        delegator=s.delegator_pid,
+        delegate=_delegate(s),
+        operator=s.operator,
+        dossier=json.loads(s.dossier),
+        dossier_sha256=s.dossier_sha256,
+        receipt=s.receipt,
+        created_at=s.created_at,
+        completed_at=s.completed_at,
     )
 
 
-@router.post("/v1/submissions", status_code=201, response_model=SubmissionCreated, tags=["submissions"])
+@router.post(
+    "/v1/submissions", status_code=201, response_model=SubmissionCreated, tags=["submissions"]
+)
 def submit(
-    body: SubmissionCreate, principal: Delegate, session: SessionDep, request: Request,
+    body: SubmissionCreate,
+    principal: Delegate,
+    session: SessionDep,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """File a dossier under a delegation (agent counter or person delegate); consumes one use."""
@@ -145,14 +169,17 @@ def submit(
 
 
 @router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["submissions"])
-def get_submission(submission_id: str, principal: AnyParty, session: ReadSessionDep) -> SubmissionOut:
+def get_submission(
+    submission_id: str, principal: AnyParty, session: ReadSessionDep
+) -> SubmissionOut:
     """One submission: for the submitting delegate, the delegator and the responsible agency."""
     return _submission_out(submissions.get_visible(session, principal, submission_id))
 
 
 @router.get("/v1/agency/submissions", response_model=list[SubmissionOut], tags=["submissions"])
 def agency_inbox(
-    principal: AgencyCaller, session: ReadSessionDep,
+    principal: AgencyCaller,
+    session: ReadSessionDep,
     status: Literal["received", "completed"] = "received",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SubmissionOut]:
@@ -160,12 +187,23 @@ def agency_inbox(
     return [_submission_out(s) for s in submissions.agency_inbox(session, principal, status, limit)]
 
 
-@router.get("/v1/delegations/{delegation_id}/uses", response_model=list[UseOut], tags=["delegations"])
-def delegation_uses(delegation_id: str, principal: Citizen, session: ReadSessionDep) -> list[UseOut]:
+@router.get(
+    "/v1/delegations/{delegation_id}/uses", response_model=list[UseOut], tags=["delegations"]
+)
+def delegation_uses(
+    delegation_id: str, principal: Citizen, session: ReadSessionDep
+) -> list[UseOut]:
     """Every submission made under a delegation (its delegator)."""
     return [
-        UseOut(submission=s.id, procedure=s.procedure, agency=s.agency_code, delegate=_delegate(s),
-               operator=s.operator, status=s.status, dossier_sha256=s.dossier_sha256,  # type: ignore[arg-type]
-               created_at=s.created_at)
+        UseOut(
+            submission=s.id,
+            procedure=s.procedure,
+            agency=s.agency_code,
+            delegate=_delegate(s),
+            operator=s.operator,
+            status=s.status,
+            dossier_sha256=s.dossier_sha256,  # type: ignore[arg-type]
+            created_at=s.created_at,
+        )
         for s in submissions.uses_of(session, principal, delegation_id)
     ]

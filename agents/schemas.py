@@ -72,8 +72,12 @@ class ProcedureOut(BaseModel):
 class SubmissionCreate(_Strict):
     delegation_token: str = Field(min_length=1, max_length=16_384)
     procedure: str = Field(min_length=1, max_length=64, examples=["1.001612"])
-    operator: str | None = Field(default=None, min_length=1, max_length=64,
-                                 description="Staff id at the counter (agents only)")
+    operator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Staff id at the counter (agents only)",
+    )
     dossier: Any = Field(description="Any JSON value, at most 1 MiB in canonical form")
 
 

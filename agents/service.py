@@ -49,10 +49,16 @@ def create_counter(
 ) -> tuple[Counter, NewClient]:
     agent = get_agent(session, agent_code)
     counter_id = "ctr-" + secrets.token_hex(8)
-    client = identity_service.create_client(session, "agent", agent.code, now, counter_id=counter_id)
+    client = identity_service.create_client(
+        session, "agent", agent.code, now, counter_id=counter_id
+    )
     counter = Counter(
-        id=counter_id, agent_code=agent.code, name=data.name, ward_code=data.ward_code,
-        client_id=client.client_id, created_at=now,
+        id=counter_id,
+        agent_code=agent.code,
+        name=data.name,
+        ward_code=data.ward_code,
+        client_id=client.client_id,
+        created_at=now,
     )
     session.add(counter)
     if agent.status == "suspended":
@@ -72,13 +78,19 @@ def set_agent_status(session: Session, code: str, status: str) -> Agent:
     return agent
 
 
-def create_agency(session: Session, data: AgencyCreate, now: datetime) -> tuple[Agency, list[str], NewClient]:
+def create_agency(
+    session: Session, data: AgencyCreate, now: datetime
+) -> tuple[Agency, list[str], NewClient]:
     codes = list(dict.fromkeys(data.procedures))  # keep order, drop repeats
     bad = [c for c in codes if not re.fullmatch(PROCEDURE_CODE, c)]
-    procedures = list(session.exec(select(Procedure).where(col(Procedure.code).in_(codes)))) if codes else []
+    procedures = (
+        list(session.exec(select(Procedure).where(col(Procedure.code).in_(codes)))) if codes else []
+    )
     unknown = bad or sorted(set(codes) - {p.code for p in procedures})
     if unknown:
-        raise UnknownProcedure(f"not in the catalogue: {', '.join(unknown[:10])}", procedures=unknown[:50])
+        raise UnknownProcedure(
+            f"not in the catalogue: {', '.join(unknown[:10])}", procedures=unknown[:50]
+        )
     agency = Agency(code=data.code, name=data.name, created_at=now)
     try:
         with session.begin_nested():

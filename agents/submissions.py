@@ -53,11 +53,13 @@ def _is_delegate(principal: Principal, delegate: dict[str, Any]) -> bool:
     return False
 
 
-def _stored_answer(session: Session, caller: str, key: str, request_sha256: str) -> tuple[int, bytes] | None:
+def _stored_answer(
+    session: Session, caller: str, key: str, request_sha256: str
+) -> tuple[int, bytes] | None:
     record = session.scalars(
-        select(IdempotencyRecord).where(
-            col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key
-        ).execution_options(populate_existing=True)
+        select(IdempotencyRecord)
+        .where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
+        .execution_options(populate_existing=True)
     ).first()
     if record is None or record.response_status == 0:
         return None
@@ -87,10 +89,16 @@ def submit(
     dossier = canonical_json(body.dossier)
     if len(dossier) > MAX_DOSSIER_BYTES:
         raise DossierTooLarge(f"the dossier is {len(dossier)} bytes; the limit is 1 MiB")
-    request_sha256 = hashlib.sha256(canonical_json({
-        "delegation_token": body.delegation_token, "procedure": body.procedure,
-        "operator": body.operator, "dossier": body.dossier,
-    })).hexdigest()
+    request_sha256 = hashlib.sha256(
+        canonical_json(
+            {
+                "delegation_token": body.delegation_token,
+                "procedure": body.procedure,
+                "operator": body.operator,
+                "dossier": body.dossier,
+            }
+        )
+    ).hexdigest()
     caller = f"{principal.kind}:{principal.subject}"
 
     stored = _stored_answer(session, caller, idempotency_key, request_sha256)
@@ -98,8 +106,9 @@ def submit(
         return stored
     # Claim the key before doing anything: a concurrent twin waits on this row (PostgreSQL) or
     # on the write lock (SQLite) and then finds the first answer instead of consuming a use.
-    record = IdempotencyRecord(caller=caller, key=idempotency_key,
-                               request_sha256=request_sha256, created_at=now)
+    record = IdempotencyRecord(
+        caller=caller, key=idempotency_key, request_sha256=request_sha256, created_at=now
+    )
     try:
         with session.begin_nested():
             session.add(record)
@@ -107,8 +116,9 @@ def submit(
         stored = _stored_answer(session, caller, idempotency_key, request_sha256)
         if stored:
             return stored
-        raise Conflict("a request with this Idempotency-Key is in progress",
-                       code="idempotency_key_in_progress") from None
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress", code="idempotency_key_in_progress"
+        ) from None
 
     # The checks, in the contract's order of precedence.
     claims = delegation_service.genuine_claims(keyring, config, body.delegation_token)
@@ -138,20 +148,28 @@ def submit(
         receipt="",
         created_at=now,
     )
-    submission.receipt = keyring.sign({
-        "iss": config.issuer,
-        "jti": submission.id,
-        "iat": int(now.timestamp()),
-        "sub": delegation.delegator_pid,
-        "delegation": delegation.id,
-        "delegate": delegate,
-        "procedure": body.procedure,
-        "dossier_sha256": submission.dossier_sha256,
-    }, RECEIPT_TYP)
-    answer = json.dumps({
-        "id": submission.id, "status": submission.status, "receipt": submission.receipt,
-        "agency": submission.agency_code,
-    }, separators=(",", ":")).encode()
+    submission.receipt = keyring.sign(
+        {
+            "iss": config.issuer,
+            "jti": submission.id,
+            "iat": int(now.timestamp()),
+            "sub": delegation.delegator_pid,
+            "delegation": delegation.id,
+            "delegate": delegate,
+            "procedure": body.procedure,
+            "dossier_sha256": submission.dossier_sha256,
+        },
+        RECEIPT_TYP,
+    )
+    answer = json.dumps(
+        {
+            "id": submission.id,
+            "status": submission.status,
+            "receipt": submission.receipt,
+            "agency": submission.agency_code,
+        },
+        separators=(",", ":"),
+    ).encode()
     record.response_status, record.response_body = 201, answer.decode()
     session.add_all([submission, record])
     session.flush()
@@ -160,7 +178,10 @@ def submit(
 
 def may_see(principal: Principal, s: Submission) -> bool:
     if principal.kind == "citizen":
-        return principal.subject in (s.delegator_pid, s.delegate_ref if s.delegate_type == "person" else None)
+        return principal.subject in (
+            s.delegator_pid,
+            s.delegate_ref if s.delegate_type == "person" else None,
+        )
     if principal.kind == "agent":
         return s.delegate_type == "agent" and principal.agent_code == s.delegate_ref
     if principal.kind == "agency":
@@ -175,12 +196,16 @@ def get_visible(session: Session, principal: Principal, submission_id: str) -> S
     return s
 
 
-def agency_inbox(session: Session, principal: Principal, status: str, limit: int) -> list[Submission]:
+def agency_inbox(
+    session: Session, principal: Principal, status: str, limit: int
+) -> list[Submission]:
     if principal.kind != "agency":
         raise WrongCallerKind("the inbox is for agencies")
     stmt = (
         select(Submission)
-        .where(col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status)
+        .where(
+            col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status
+        )
         .order_by(col(Submission.created_at), col(Submission.id))
         .limit(limit)
     )
@@ -193,7 +218,8 @@ def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[
     if not delegation_service.is_delegator(principal, d):
         raise WrongCallerKind("only the delegator sees the uses of a delegation")
     stmt = (
-        select(Submission).where(col(Submission.delegation_id) == d.id)
+        select(Submission)
+        .where(col(Submission.delegation_id) == d.id)
         .order_by(col(Submission.created_at), col(Submission.id))
     )
     return list(session.scalars(stmt))

@@ -75,7 +75,11 @@ class Unprocessable(AppError):
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     body = {
@@ -110,14 +114,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Echo where and what, never the submitted value: it may be a secret or a token.
         errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p != "body") or "request"
         return problem(
-            422, "validation_error", "Invalid request",
-            f"{where}: {first['msg']}", errors=errors,
+            422,
+            "validation_error",
+            "Invalid request",
+            f"{where}: {first['msg']}",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -131,4 +142,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "Internal error", "the service failed; it has been logged")
+        return problem(
+            500, "internal_error", "Internal error", "the service failed; it has been logged"
+        )

@@ -1,15 +1,15 @@
 """Delegation errors.
 
-    InsufficientAssurance   403 insufficient_assurance   granting needs VNeID level 2
-    DelegationNotFound      404 delegation_not_found     also for delegations the caller may not see
-    InvalidGrant            422 unknown_agent | agent_suspended | unknown_procedure | invalid_delegate
-                                | self_delegation | invalid_window | window_too_long | invalid_max_uses
-    WrongState              409 <current status>         accept/revoke/renounce not possible now
-    InvalidDelegation       422 invalid_delegation       token not genuine
-    NotDelegate             403 not_delegate             caller is not the token's delegate
-    ProcedureOutOfScope     403 procedure_out_of_scope
-    NotUsable               409 <status>                 pending, revoked, renounced, expired,
-                                                         exhausted, suspended, not_yet_valid
+InsufficientAssurance   403 insufficient_assurance   granting needs VNeID level 2
+DelegationNotFound      404 delegation_not_found     also for delegations the caller may not see
+InvalidGrant            422 unknown_agent | agent_suspended | unknown_procedure | invalid_delegate
+                            | self_delegation | invalid_window | window_too_long | invalid_max_uses
+WrongState              409 <current status>         accept/revoke/renounce not possible now
+InvalidDelegation       422 invalid_delegation       token not genuine
+NotDelegate             403 not_delegate             caller is not the token's delegate
+ProcedureOutOfScope     403 procedure_out_of_scope
+NotUsable               409 <status>                 pending, revoked, renounced, expired,
+                                                     exhausted, suspended, not_yet_valid
 """
 
 from core.errors import Conflict, Forbidden, NotFound, Unprocessable

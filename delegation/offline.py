@@ -45,7 +45,11 @@ class OfflineResult:
 def _keys(jwks: Mapping[str, Any]) -> dict[str, ECKey]:
     keys = {}
     for jwk in jwks.get("keys", []):
-        if isinstance(jwk, dict) and jwk.get("alg", "ES256") == "ES256" and isinstance(jwk.get("kid"), str):
+        if (
+            isinstance(jwk, dict)
+            and jwk.get("alg", "ES256") == "ES256"
+            and isinstance(jwk.get("kid"), str)
+        ):
             public = public_key_from_jwk(jwk)
             if public is not None and jwk.get("kty") == "EC":
                 keys[jwk["kid"]] = ECKey(public, "ES256")
@@ -101,4 +105,6 @@ def verify_offline(
     status = _STATUS.get(value, "invalid")
     if status != "active":
         return OfflineResult(False, status, f"status list says {status}", claims)
-    return OfflineResult(True, "active", "genuine, in its window, and valid in the status list", claims)
+    return OfflineResult(
+        True, "active", "genuine, in its window, and valid in the status list", claims
+    )

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 class Directory(Protocol):
     def agent_status(self, session: Session, code: str) -> str | None:
-        """"active", "suspended", or None for an unknown agent."""
+        """ "active", "suspended", or None for an unknown agent."""
         ...
 
     def known_procedures(self, session: Session, codes: list[str]) -> set[str]:

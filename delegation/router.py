@@ -14,7 +14,13 @@ from core.db import get_read_session, get_session
 from core.errors import NotFound
 from delegation import service
 from delegation.models import Delegation
-from delegation.schemas import DelegationCreate, DelegationOut, StatusRef, VerifyRequest, VerifyResult
+from delegation.schemas import (
+    DelegationCreate,
+    DelegationOut,
+    StatusRef,
+    VerifyRequest,
+    VerifyResult,
+)
 from identity.dependencies import require_kind
 from identity.principals import Principal
 
@@ -49,18 +55,23 @@ def to_out(d: Delegation, request: Request) -> DelegationOut:
 
 
 @router.post("/v1/delegations", status_code=201, response_model=DelegationOut)
-def grant(body: DelegationCreate, principal: Citizen, session: SessionDep, request: Request) -> DelegationOut:
+def grant(
+    body: DelegationCreate, principal: Citizen, session: SessionDep, request: Request
+) -> DelegationOut:
     """Grant a signed delegation (citizen, VNeID level 2)."""
     state = request.app.state
-    d = service.grant(session, state.keyring, state.delegation_config, state.directory,
-                      principal, body, utcnow())
+    d = service.grant(
+        session, state.keyring, state.delegation_config, state.directory, principal, body, utcnow()
+    )
     session.commit()
     return to_out(d, request)
 
 
 @router.get("/v1/delegations", response_model=list[DelegationOut])
 def list_delegations(
-    principal: CitizenOrAgent, session: ReadSessionDep, request: Request,
+    principal: CitizenOrAgent,
+    session: ReadSessionDep,
+    request: Request,
     role: Literal["delegator", "delegate"] = "delegator",
 ) -> list[DelegationOut]:
     """Delegations the caller granted (role=delegator) or received (role=delegate); a counter
@@ -69,14 +80,17 @@ def list_delegations(
 
 
 @router.get("/v1/delegations/{delegation_id}", response_model=DelegationOut)
-def get_delegation(delegation_id: str, principal: CitizenOrAgent, session: ReadSessionDep,
-                   request: Request) -> DelegationOut:
+def get_delegation(
+    delegation_id: str, principal: CitizenOrAgent, session: ReadSessionDep, request: Request
+) -> DelegationOut:
     """One delegation, for its delegator or delegate."""
     return to_out(service.get_visible(session, principal, delegation_id), request)
 
 
 @router.post("/v1/delegations/{delegation_id}/accept", response_model=DelegationOut)
-def accept(delegation_id: str, principal: Citizen, session: SessionDep, request: Request) -> DelegationOut:
+def accept(
+    delegation_id: str, principal: Citizen, session: SessionDep, request: Request
+) -> DelegationOut:
     """The person named as delegate accepts; the delegation becomes active."""
     d = service.accept(session, principal, delegation_id, utcnow())
     session.commit()
@@ -84,7 +98,9 @@ def accept(delegation_id: str, principal: Citizen, session: SessionDep, request:
 
 
 @router.post("/v1/delegations/{delegation_id}/revoke", response_model=DelegationOut)
-def revoke(delegation_id: str, principal: Citizen, session: SessionDep, request: Request) -> DelegationOut:
+def revoke(
+    delegation_id: str, principal: Citizen, session: SessionDep, request: Request
+) -> DelegationOut:
     """The delegator revokes, effective at once for every later use and verification."""
     d = service.end(session, principal, delegation_id, "revoke", utcnow())
     session.commit()
@@ -92,35 +108,47 @@ def revoke(delegation_id: str, principal: Citizen, session: SessionDep, request:
 
 
 @router.post("/v1/delegations/{delegation_id}/renounce", response_model=DelegationOut)
-def renounce(delegation_id: str, principal: CitizenOrAgent, session: SessionDep,
-             request: Request) -> DelegationOut:
+def renounce(
+    delegation_id: str, principal: CitizenOrAgent, session: SessionDep, request: Request
+) -> DelegationOut:
     """The delegate gives the delegation up."""
     d = service.end(session, principal, delegation_id, "renounce", utcnow())
     session.commit()
     return to_out(d, request)
 
 
-@router.get("/v1/delegations/{delegation_id}/qr.svg", response_class=Response,
-            responses={200: {"content": {"image/svg+xml": {}}}})
+@router.get(
+    "/v1/delegations/{delegation_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
 def qr_code(delegation_id: str, principal: CitizenOrAgent, session: ReadSessionDep) -> Response:
     """The delegation token as a QR code, to show at a counter."""
     d = service.get_visible(session, principal, delegation_id)
     out = io.BytesIO()
-    segno.make_qr(d.token, error="m").save(out, kind="svg", scale=4, border=4,
-                                           title=f"uyquyen delegation {d.id}")
-    return Response(out.getvalue(), media_type="image/svg+xml",
-                    headers={"Cache-Control": "private, no-store"})
+    segno.make_qr(d.token, error="m").save(
+        out, kind="svg", scale=4, border=4, title=f"uyquyen delegation {d.id}"
+    )
+    return Response(
+        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"}
+    )
 
 
-@router.post("/v1/delegations/verify", response_model=VerifyResult, response_model_exclude_none=True)
+@router.post(
+    "/v1/delegations/verify", response_model=VerifyResult, response_model_exclude_none=True
+)
 def verify(body: VerifyRequest, session: ReadSessionDep, request: Request) -> VerifyResult:
     """Check a delegation token: genuine, and usable now (public)."""
     state = request.app.state
     return service.verify(session, state.keyring, state.delegation_config, body.token, utcnow())
 
 
-@router.get("/v1/status-lists/{n}", response_class=Response, tags=["status lists"],
-            responses={200: {"content": {"application/statuslist+jwt": {}}}})
+@router.get(
+    "/v1/status-lists/{n}",
+    response_class=Response,
+    tags=["status lists"],
+    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+)
 def status_list(n: int, request: Request, session: ReadSessionDep) -> Response:
     """A signed Token Status List (2 bits per delegation: 0 valid, 1 invalid, 2 suspended)."""
     publisher: service.StatusListPublisher = request.app.state.status_lists

@@ -39,7 +39,9 @@ class StatusRef(BaseModel):
 
 class DelegationOut(BaseModel):
     id: str
-    status: Literal["pending", "active", "revoked", "renounced", "expired", "exhausted", "suspended"]
+    status: Literal[
+        "pending", "active", "revoked", "renounced", "expired", "exhausted", "suspended"
+    ]
     delegator: str
     delegate: dict[str, str]
     procedures: list[str]

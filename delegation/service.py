@@ -66,7 +66,7 @@ def effective_status(d: Delegation, now: datetime) -> str:
 
 
 def usability(d: Delegation, now: datetime) -> str:
-    """"usable" or the 409 code that says why not."""
+    """ "usable" or the 409 code that says why not."""
     status = effective_status(d, now)
     if status != "active":
         return status
@@ -143,16 +143,20 @@ def grant(
             raise InvalidGrant(f"agent {delegate.code} is suspended", code="agent_suspended")
     else:
         if not is_valid_pid(delegate.pid):
-            raise InvalidGrant("the delegate's PID is not a valid 12-digit PID",
-                               code="invalid_delegate")
+            raise InvalidGrant(
+                "the delegate's PID is not a valid 12-digit PID", code="invalid_delegate"
+            )
         if delegate.pid == principal.subject:
             raise InvalidGrant("a citizen cannot delegate to themself", code="self_delegation")
 
     procedures = list(dict.fromkeys(data.procedures))
     unknown = sorted(set(procedures) - directory.known_procedures(session, procedures))
     if unknown:
-        raise InvalidGrant(f"not in the catalogue: {', '.join(unknown[:10])}",
-                           code="unknown_procedure", procedures=unknown)
+        raise InvalidGrant(
+            f"not in the catalogue: {', '.join(unknown[:10])}",
+            code="unknown_procedure",
+            procedures=unknown,
+        )
 
     skew = timedelta(seconds=config.clock_skew_s)
     valid_from = data.valid_from or now
@@ -160,11 +164,13 @@ def grant(
     if valid_from < now - skew:
         raise InvalidGrant("valid_from is in the past", code="invalid_window")
     if valid_until <= valid_from or valid_until <= now:
-        raise InvalidGrant("valid_until must be after valid_from and in the future",
-                           code="invalid_window")
+        raise InvalidGrant(
+            "valid_until must be after valid_from and in the future", code="invalid_window"
+        )
     if valid_until - valid_from > timedelta(days=config.max_days):
-        raise InvalidGrant(f"a delegation lasts at most {config.max_days} days",
-                           code="window_too_long")
+        raise InvalidGrant(
+            f"a delegation lasts at most {config.max_days} days", code="window_too_long"
+        )
     if data.max_uses < 1 or data.max_uses > 10_000:
         raise InvalidGrant("max_uses must be between 1 and 10000", code="invalid_max_uses")
 
@@ -206,7 +212,10 @@ def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dic
         "procedures": json.loads(d.procedures),
         "max_uses": d.max_uses,
         "status": {
-            "status_list": {"idx": d.status_list_idx, "uri": config.status_list_uri(d.status_list_n)}
+            "status_list": {
+                "idx": d.status_list_idx,
+                "uri": config.status_list_uri(d.status_list_n),
+            }
         },
     }
 
@@ -214,7 +223,8 @@ def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dic
 def _place_in_status_list(session: Session, d: Delegation) -> None:
     latest = select(StatusList.n).order_by(col(StatusList.n).desc()).limit(1).scalar_subquery()
     n, allocated = session.execute(
-        update(StatusList).where(col(StatusList.n) == latest)
+        update(StatusList)
+        .where(col(StatusList.n) == latest)
         .values(allocated=StatusList.allocated + 1)
         .returning(StatusList.n, StatusList.allocated)
     ).one()
@@ -238,8 +248,9 @@ def _place_in_status_list(session: Session, d: Delegation) -> None:
 
 # -- lifecycle -------------------------------------------------------------------------------
 def _bump_list(session: Session, n: int) -> None:
-    session.execute(update(StatusList).where(col(StatusList.n) == n)
-                    .values(version=StatusList.version + 1))
+    session.execute(
+        update(StatusList).where(col(StatusList.n) == n).values(version=StatusList.version + 1)
+    )
 
 
 def accept(session: Session, principal: Principal, delegation_id: str, now: datetime) -> Delegation:
@@ -257,7 +268,9 @@ def accept(session: Session, principal: Principal, delegation_id: str, now: date
     return d
 
 
-def end(session: Session, principal: Principal, delegation_id: str, action: str, now: datetime) -> Delegation:
+def end(
+    session: Session, principal: Principal, delegation_id: str, action: str, now: datetime
+) -> Delegation:
     """Revoke (the delegator) or renounce (the delegate); effective for every later use."""
     d = get_visible(session, principal, delegation_id)
     allowed = is_delegator(principal, d) if action == "revoke" else is_delegate(principal, d)
@@ -278,14 +291,23 @@ def end(session: Session, principal: Principal, delegation_id: str, action: str,
 
 def set_agent_suspended(session: Session, agent_code: str, suspended: bool) -> None:
     """Called by agents in the same transaction as the agent's own status change."""
-    lists = select(Delegation.status_list_n).where(
-        col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code
-    ).distinct()
-    session.execute(update(StatusList).where(col(StatusList.n).in_(lists))
-                    .values(version=StatusList.version + 1))
+    lists = (
+        select(Delegation.status_list_n)
+        .where(
+            col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code
+        )
+        .distinct()
+    )
+    session.execute(
+        update(StatusList)
+        .where(col(StatusList.n).in_(lists))
+        .values(version=StatusList.version + 1)
+    )
     session.execute(
         update(Delegation)
-        .where(col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code)
+        .where(
+            col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code
+        )
         .values(agent_suspended=suspended)
         .execution_options(synchronize_session=False)
     )
@@ -300,7 +322,9 @@ def genuine_claims(keyring: Keyring, config: DelegationConfig, token: str) -> di
         raise InvalidDelegation(f"not a genuine delegation token: {exc}") from None
     if claims.get("iss") != config.issuer or not isinstance(claims.get("jti"), str):
         raise InvalidDelegation("not a delegation issued by this service")
-    if not isinstance(claims.get("delegate"), dict) or not isinstance(claims.get("procedures"), list):
+    if not isinstance(claims.get("delegate"), dict) or not isinstance(
+        claims.get("procedures"), list
+    ):
         raise InvalidDelegation("delegation token without delegate or procedures")
     return claims
 
@@ -327,14 +351,18 @@ def consume_use(session: Session, delegation_id: str, now: datetime) -> Delegati
         raise InvalidDelegation("no such delegation")
     if row is None:
         code = usability(d, now)
-        raise NotUsable(f"the delegation cannot be used: {code.replace('_', ' ')}",
-                        code=code if code != "usable" else "conflict")
+        raise NotUsable(
+            f"the delegation cannot be used: {code.replace('_', ' ')}",
+            code=code if code != "usable" else "conflict",
+        )
     if row.uses >= row.max_uses:
         _bump_list(session, row.status_list_n)  # the list now says INVALID for it
     return d
 
 
-def verify(session: Session, keyring: Keyring, config: DelegationConfig, token: str, now: datetime) -> VerifyResult:
+def verify(
+    session: Session, keyring: Keyring, config: DelegationConfig, token: str, now: datetime
+) -> VerifyResult:
     """The public, online verification: signature, then the live status in the database."""
     try:
         claims = genuine_claims(keyring, config, token)
@@ -345,8 +373,9 @@ def verify(session: Session, keyring: Keyring, config: DelegationConfig, token: 
         return VerifyResult(valid=False, status="invalid", reason="unknown delegation")
     code = usability(d, now)
     if code == "usable":
-        return VerifyResult(valid=True, status="active", reason="the delegation is usable now",
-                            claims=claims)
+        return VerifyResult(
+            valid=True, status="active", reason="the delegation is usable now", claims=claims
+        )
     status = "active" if code == "not_yet_valid" else code
     return VerifyResult(valid=False, status=status, reason=code.replace("_", " "), claims=claims)  # type: ignore[arg-type]
 
@@ -368,12 +397,20 @@ class StatusListPublisher:
         t = int(now.timestamp())
         cached = self._cache.get(n)
         # Re-sign before the token ages past half its lifetime, even when nothing changed.
-        if cached and cached[0] == version and t - cached[1] < self.config.status_list_lifetime_s // 2:
+        if (
+            cached
+            and cached[0] == version
+            and t - cached[1] < self.config.status_list_lifetime_s // 2
+        ):
             return cached[2], version
         rows = session.execute(
-            select(Delegation.status_list_idx, Delegation.state, Delegation.uses,
-                   Delegation.max_uses, Delegation.agent_suspended)
-            .where(col(Delegation.status_list_n) == n)
+            select(
+                Delegation.status_list_idx,
+                Delegation.state,
+                Delegation.uses,
+                Delegation.max_uses,
+                Delegation.agent_suspended,
+            ).where(col(Delegation.status_list_n) == n)
         )
         entries = {}
         for idx, state, uses, max_uses, suspended in rows:
@@ -386,10 +423,12 @@ class StatusListPublisher:
             "iat": t,
             "exp": t + self.config.status_list_lifetime_s,
             "ttl": self.config.status_list_ttl_s,
-            "status_list": {"bits": status_list.BITS, "lst": status_list.encode(entries, LIST_SIZE)},
+            "status_list": {
+                "bits": status_list.BITS,
+                "lst": status_list.encode(entries, LIST_SIZE),
+            },
         }
         token = self.keyring.sign(claims, STATUS_LIST_TYP)
         with self._lock:
             self._cache[n] = (version, t, token)
         return token, version
-

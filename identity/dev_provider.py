@@ -32,7 +32,8 @@ class DevVneidProvider:
         if not key_path.exists():
             private = ec.generate_private_key(ec.SECP256R1())
             pem = private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),  # a throwaway development issuer
             )
             create_exclusive(key_path, pem)

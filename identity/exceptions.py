@@ -1,13 +1,13 @@
 """Identity errors.
 
-    OAuthError (RFC 6749 5.2 body, only on /oauth/token)
-     ├── InvalidRequest   400 invalid_request
-     ├── InvalidGrant     400 invalid_grant
-     ├── InvalidClient    401 invalid_client
-     └── UnsupportedGrant 400 unsupported_grant_type
-    NotAuthenticated (Unauthorized 401 "unauthorized")   every other endpoint, problem+json
-    AdminOnly (Forbidden 403 "admin_only")
-    WrongCallerKind (Forbidden 403 "wrong_caller_kind")
+OAuthError (RFC 6749 5.2 body, only on /oauth/token)
+ ├── InvalidRequest   400 invalid_request
+ ├── InvalidGrant     400 invalid_grant
+ ├── InvalidClient    401 invalid_client
+ └── UnsupportedGrant 400 unsupported_grant_type
+NotAuthenticated (Unauthorized 401 "unauthorized")   every other endpoint, problem+json
+AdminOnly (Forbidden 403 "admin_only")
+WrongCallerKind (Forbidden 403 "wrong_caller_kind")
 """
 
 from __future__ import annotations

@@ -96,7 +96,10 @@ async def token(request: Request) -> JSONResponse:
             def exchange() -> service.IssuedToken:
                 with Session(state.engine) as session:
                     issued = service.exchange_id_token(
-                        session, state.id_token_verifier, state.access_tokens, subject_token,
+                        session,
+                        state.id_token_verifier,
+                        state.access_tokens,
+                        subject_token,
                         epoch(),
                     )
                     session.commit()

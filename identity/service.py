@@ -1,4 +1,4 @@
-"""Identity rules: token exchange, client credentials, access tokens, client credentials' lifecycle."""
+"""Identity rules: token exchange, client credentials, access tokens, credential lifecycle."""
 
 from __future__ import annotations
 
@@ -91,7 +91,11 @@ class AccessTokens:
 
 
 def exchange_id_token(
-    session: Session, verifier: IdTokenVerifier, tokens: AccessTokens, subject_token: str, now: float
+    session: Session,
+    verifier: IdTokenVerifier,
+    tokens: AccessTokens,
+    subject_token: str,
+    now: float,
 ) -> IssuedToken:
     """RFC 8693 token exchange: a VNeID ID token, once, for one of our access tokens."""
     try:
@@ -166,7 +170,9 @@ def create_client(
     return NewClient(client_id, secret)
 
 
-def set_owner_clients_disabled(session: Session, kind: str, owner_code: str, disabled: bool) -> None:
+def set_owner_clients_disabled(
+    session: Session, kind: str, owner_code: str, disabled: bool
+) -> None:
     """Suspending an agent disables every counter credential of it at once."""
     session.execute(
         update(OAuthClient)

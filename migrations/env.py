@@ -1,12 +1,12 @@
 """Alembic environment: runs on the connection handed over by core.db.upgrade_schema."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import agents.models  # noqa: F401  (register tables on the metadata)
 import delegation.models  # noqa: F401
 import identity.models  # noqa: F401
 import signing.models  # noqa: F401
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 

@@ -14,8 +14,8 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -103,7 +103,9 @@ class PS256Key(Key):
     def verify(self, msg: bytes, sig: bytes) -> bool:
         try:
             self.prepared_key.verify(
-                sig, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                sig,
+                msg,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
                 hashes.SHA256(),
             )
             return True

@@ -75,7 +75,9 @@ def ensure_current_key(session: Session, passphrase: bytes, now: datetime) -> Se
     return current
 
 
-def rotate(session: Session, passphrase: bytes, now: datetime, publish_for: timedelta) -> ServiceKey:
+def rotate(
+    session: Session, passphrase: bytes, now: datetime, publish_for: timedelta
+) -> ServiceKey:
     """Make a new key current; keep the old ones published while their tokens may be alive."""
     for row in session.exec(select(ServiceKey).where(col(ServiceKey.retired_at).is_(None))):
         row.retired_at = now
@@ -131,8 +133,11 @@ class Keyring:
             is_current = row.kid == current_row.kid
             if known is not None and (known.signer is not None or not is_current):
                 keys[row.kid] = LoadedKey(
-                    row.kid, known.public_jwk, known.verifier,
-                    known.signer if is_current else None, row.publish_until,
+                    row.kid,
+                    known.public_jwk,
+                    known.verifier,
+                    known.signer if is_current else None,
+                    row.publish_until,
                 )
                 continue
             jwk = json.loads(row.public_jwk)
@@ -184,13 +189,16 @@ class Keyring:
         self._maybe_refresh()
         key = self._current
         assert key is not None and key.signer is not None
-        return jose_jws.sign(claims, key.signer, headers={"kid": key.kid, "typ": typ}, algorithm=ALG)
+        return jose_jws.sign(
+            claims, key.signer, headers={"kid": key.kid, "typ": typ}, algorithm=ALG
+        )
 
     def verify(self, token: str, typ: str) -> dict[str, Any]:
         """Signature, algorithm, type and key of one of our tokens; claims are the caller's."""
         try:
-            return verify_compact(token, self._verifier_for, typ=typ, alg=ALG,
-                                  max_length=MAX_TOKEN_LENGTH)
+            return verify_compact(
+                token, self._verifier_for, typ=typ, alg=ALG, max_length=MAX_TOKEN_LENGTH
+            )
         except InvalidJWS as exc:
             raise InvalidServiceToken(str(exc)) from None
 

@@ -79,7 +79,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "counters", "agents", "procedures", "agencies", "exchanged_id_tokens", "oauth_clients",
+        "counters",
+        "agents",
+        "procedures",
+        "agencies",
+        "exchanged_id_tokens",
+        "oauth_clients",
         "service_keys",
     ):
         op.drop_table(table)

@@ -43,7 +43,11 @@ PROCEDURES = [
     ("1.002804", "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "CA-HN"),
     ("1.009994", "Cấp giấy phép xây dựng mới đối với nhà ở riêng lẻ", "SXD-HN"),
     ("1.003003", "Đăng ký đất đai, cấp Giấy chứng nhận quyền sử dụng đất lần đầu", "SNNMT-HN"),
-    ("1.004240", "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất", "SNNMT-HN"),
+    (
+        "1.004240",
+        "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất",
+        "SNNMT-HN",
+    ),
     ("2.001610", "Đăng ký thành lập doanh nghiệp tư nhân", "STC-HN"),
     ("2.000720", "Đăng ký thành lập hộ kinh doanh", "STC-HN"),
     ("1.000045", "Cấp Chứng chỉ hành nghề dược", "SYT-HN"),
@@ -63,9 +67,7 @@ def upgrade() -> None:
         "procedures", sa.column("code"), sa.column("name"), sa.column("agency_code")
     )
     op.bulk_insert(agencies, [{"code": c, "name": n, "created_at": now} for c, n in AGENCIES])
-    op.bulk_insert(
-        procedures, [{"code": c, "name": n, "agency_code": a} for c, n, a in PROCEDURES]
-    )
+    op.bulk_insert(procedures, [{"code": c, "name": n, "agency_code": a} for c, n, a in PROCEDURES])
 
 
 def downgrade() -> None:

@@ -216,7 +216,7 @@ class TestRejects:
 
 class TestMalformedCalls:
     def test_missing_subject_token(self, client) -> None:
-        resp = client.post("/oauth/token", data={k: v for k, v in TOKEN_EXCHANGE.items()})
+        resp = client.post("/oauth/token", data=dict(TOKEN_EXCHANGE))
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
     def test_wrong_subject_token_type(self, client, issuer: LoopbackIssuer) -> None:
