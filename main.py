@@ -203,6 +203,14 @@ def _cmd_dev_id_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from delegation import demo
+
+    return demo.main(args.url, args.admin_token, Path(__file__).resolve())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -233,12 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     idt.add_argument("--loa", type=int, choices=(1, 2), default=2, help="level of assurance")
     idt.add_argument("--name", default=None)
     idt.set_defaults(func=_cmd_dev_id_token)
+
+    demo = sub.add_parser("demo", help="walk through the whole story against a server")
+    demo.add_argument("--url", default=None, help="a running server (default: start one)")
+    demo.add_argument("--admin-token", default=None)
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

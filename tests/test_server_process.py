@@ -2,72 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.conftest import POSTGRES_URL
+from tests.fixtures.server import (
+    MAIN,
+    clean_env,
+    free_port,
+    fresh_postgres_database,
+    running_server,
+)
 
-MAIN = str(Path(__file__).resolve().parent.parent / "main.py")
 TOKEN_EXCHANGE = {
     "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
     "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UYQUYEN_")}
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def running_server(cwd: Path, port: int, *args: str, env: dict[str, str]) -> Iterator[str]:
-    log = (cwd / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, MAIN, "serve", "--port", str(port), *args],
-        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {(cwd / f'server-{port}.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start in 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def worker_pids(server_pid: int) -> set[int]:
@@ -83,7 +39,8 @@ def worker_pids(server_pid: int) -> set[int]:
 def test_fresh_start_with_no_configuration(tmp_path: Path) -> None:
     """README's run line on SQLite: JWKS, a dev ID token from the CLI, exchange, /v1/me."""
     port = free_port()
-    with running_server(tmp_path, port, env=clean_env()) as base:
+    with running_server(tmp_path, port, env=clean_env()) as server:
+        base = server.base
         assert (tmp_path / "data" / "uyquyen.db").exists()
         (key,) = httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]
         assert key["alg"] == "ES256" and key["kty"] == "EC"
@@ -109,26 +66,20 @@ def test_fresh_start_with_no_configuration(tmp_path: Path) -> None:
 
     # Restarting keeps the same keys and admin token.
     admin_token = (tmp_path / "data" / "secrets" / "admin-token").read_text()
-    with running_server(tmp_path, port, env=clean_env()) as base:
+    with running_server(tmp_path, port, env=clean_env()) as server:
+        base = server.base
         assert httpx.get(f"{base}/.well-known/jwks.json").json()["keys"] == [key]
         me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {admin_token}"})
         assert me.json() == {"kind": "admin"}
-    assert admin_token in (tmp_path / f"server-{port}.log").read_text()  # printed at start
+    assert admin_token in server.log.read_text()  # printed at start
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    base = sa.make_url(POSTGRES_URL)
-    name = f"uyq_srv_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with fresh_postgres_database(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.mark.slow
@@ -136,7 +87,8 @@ def test_two_workers_on_postgresql_share_keys(tmp_path: Path, postgres_database:
     port = free_port()
     admin = "a" * 40
     env = clean_env(UYQUYEN_DATABASE_URL=postgres_database, UYQUYEN_ADMIN_TOKEN=admin)
-    with running_server(tmp_path, port, "--workers", "2", env=env) as base:
+    with running_server(tmp_path, port, "--workers", "2", env=env) as server:
+        base = server.base
         server_pid = int(subprocess.run(
             ["pgrep", "-f", f"main.py serve --port {port}"], capture_output=True, text=True
         ).stdout.split()[0])

@@ -1,0 +1,140 @@
+"""Submissions against real server processes: concurrency, idempotency and crash safety."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import POSTGRES_URL
+from tests.fixtures.server import (
+    ADMIN_TOKEN,
+    Api,
+    clean_env,
+    free_port,
+    fresh_postgres_database,
+    running_server,
+    submission_body,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """Server environment and the database URL a test can inspect."""
+    env = clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)
+    if request.param == "sqlite":
+        yield env, f"sqlite:///{tmp_path / 'data' / 'uyquyen.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    with fresh_postgres_database(POSTGRES_URL) as url:
+        env["UYQUYEN_DATABASE_URL"] = url
+        yield env, url
+
+
+def db_counts(url: str, delegation_id: str) -> tuple[int, int]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM submissions WHERE delegation_id = :d"),
+                                {"d": delegation_id}).scalar_one()
+            uses = conn.execute(sa.text("SELECT uses FROM delegations WHERE id = :d"),
+                                {"d": delegation_id}).scalar_one()
+    finally:
+        engine.dispose()
+    return rows, uses
+
+
+def fire(n: int, send) -> list[httpx.Response]:  # type: ignore[no-untyped-def]
+    """n requests released at the same instant, each on its own connection."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> httpx.Response:
+        with httpx.Client(timeout=60) as client:
+            barrier.wait()
+            return send(client, i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_50_concurrent_submissions_with_3_uses_left(tmp_path: Path, backend) -> None:  # type: ignore[no-untyped-def]
+    env, url = backend
+    with running_server(tmp_path, free_port(), "--workers", "4", env=env) as server:
+        api = Api(server.base)
+        citizen, counter = api.citizen(), api.counter()
+        d = api.grant(citizen, max_uses=3)
+
+        responses = fire(50, lambda c, i: c.post(
+            f"{server.base}/v1/submissions", json=submission_body(d["token"], i),
+            headers={**counter, "Idempotency-Key": f"burst-{i}"}))
+        outcome = Counter((r.status_code, r.json().get("code")) for r in responses)
+        assert outcome == {(201, None): 3, (409, "exhausted"): 47}, outcome
+        assert db_counts(url, d["id"]) == (3, 3)
+
+        # The same Idempotency-Key 20 times at once: one submission, 20 identical answers.
+        d2 = api.grant(citizen, max_uses=5)
+        body = submission_body(d2["token"], 7)
+        same = fire(20, lambda c, i: c.post(f"{server.base}/v1/submissions", json=body,
+                                            headers={**counter, "Idempotency-Key": "same-key"}))
+        assert {(r.status_code, r.content) for r in same} == {(201, same[0].content)}
+        assert db_counts(url, d2["id"]) == (1, 1)
+
+
+def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path: Path, backend) -> None:  # type: ignore[no-untyped-def]
+    env, url = backend
+    port = free_port()
+    max_uses = 60
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    with ExitStack() as stack:
+        server = stack.enter_context(running_server(tmp_path, port, "--workers", "2", env=env))
+        api = Api(server.base)
+        citizen, counter = api.citizen(), api.counter()
+        d = api.grant(citizen, max_uses=max_uses)
+
+        def hammer(worker: int) -> None:
+            with httpx.Client(timeout=10) as client:
+                for i in range(10_000):
+                    if stop.is_set():
+                        return
+                    try:
+                        r = client.post(f"{server.base}/v1/submissions",
+                                        json=submission_body(d["token"], i),
+                                        headers={**counter, "Idempotency-Key": f"w{worker}-{i}"})
+                    except httpx.TransportError:
+                        return
+                    if r.status_code == 201:
+                        acknowledged.append(r.json()["id"])
+
+        threads = [threading.Thread(target=hammer, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 15 and time.monotonic() < deadline:  # kill mid-burst
+            time.sleep(0.01)
+        server.kill()
+        stop.set()
+        for t in threads:
+            t.join()
+    assert acknowledged, "no submission was acknowledged before the kill"
+
+    with running_server(tmp_path, port, env=env) as server:
+        for submission_id in acknowledged:
+            got = httpx.get(f"{server.base}/v1/submissions/{submission_id}", headers=citizen)
+            assert got.status_code == 200, f"acknowledged {submission_id} is lost"
+        uses = httpx.get(f"{server.base}/v1/delegations/{d['id']}/uses", headers=citizen).json()
+        delegation = httpx.get(f"{server.base}/v1/delegations/{d['id']}", headers=citizen).json()
+    rows, consumed = db_counts(url, d["id"])
+    assert consumed == rows == len(uses) == delegation["uses"] <= max_uses
+    assert set(acknowledged) <= {u["submission"] for u in uses}
