@@ -202,7 +202,8 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
         if [u["submission"] for u in uses] != [c["submission"]["id"]]:
             raise StepFailed(f"uses are {uses}")
         u = uses[0]
-        return f"{u['created_at']}: {u['delegate']['code']} (operator {u['operator']}) filed {u['procedure']}"
+        who = f"{u['delegate']['code']} (operator {u['operator']})"
+        return f"{u['created_at']}: {who} filed {u['procedure']}"
 
     @step("The citizen grants a second delegation and revokes it")
     def _(c: dict[str, Any]) -> str:
