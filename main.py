@@ -20,6 +20,7 @@ from sqlmodel import Session
 from core.clock import utcnow
 from core.db import make_engine, upgrade_schema
 from core.errors import install_error_handlers
+from core.http import BodySizeLimit
 from core.files import read_or_create_secret
 from core.settings import ConfigurationError, Settings, load_settings
 
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.directory = CatalogueDirectory()
 
     install_error_handlers(app)
+    # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB.
+    app.add_middleware(BodySizeLimit, max_bytes=2 * 1024 * 1024)
     app.include_router(signing_router)
     app.include_router(identity_router)
     app.include_router(delegation_router)

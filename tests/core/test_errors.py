@@ -39,3 +39,19 @@ def test_unexpected_failure_is_a_bare_500(client) -> None:
 def test_openapi_is_served(client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/oauth/token", "/v1/me", "/v1/agents", "/.well-known/jwks.json"} <= set(paths)
+
+
+def test_oversized_body_is_refused_before_it_is_read(client, admin) -> None:
+    big = b'{"code": "' + b"A" * (3 * 1024 * 1024) + b'"}'
+    resp = client.post("/v1/agents", headers={**admin, "Content-Type": "application/json"}, content=big)
+    assert resp.status_code == 413 and resp.json()["code"] == "payload_too_large"
+
+
+def test_oversized_streamed_body_is_refused(client, admin) -> None:
+    def chunks():  # no Content-Length: the server counts
+        for _ in range(40):
+            yield b"A" * 100_000
+
+    resp = client.post("/v1/agents", headers={**admin, "Content-Type": "application/json"},
+                       content=chunks())
+    assert resp.status_code == 413 and resp.json()["code"] == "payload_too_large"
