@@ -20,8 +20,8 @@ from sqlmodel import Session
 from core.clock import utcnow
 from core.db import make_engine, upgrade_schema
 from core.errors import install_error_handlers
-from core.http import BodySizeLimit
 from core.files import read_or_create_secret
+from core.http import BodySizeLimit
 from core.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("uyquyen")
