@@ -15,7 +15,7 @@ import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.clock import utcnow
 from core.db import make_engine, upgrade_schema
@@ -46,8 +46,10 @@ def admin_token(settings: Settings) -> str:
 
 def bootstrap(settings: Settings) -> None:
     """Create what the service needs on first start; a no-op when it is all there."""
+    from agents.models import Agency
     from identity.dev_provider import DevVneidProvider
     from signing.keyring import ensure_current_key
+    from signing.pki import DevPki
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
@@ -56,6 +58,15 @@ def bootstrap(settings: Settings) -> None:
         with Session(engine) as session:
             ensure_current_key(session, key_passphrase(settings), utcnow())
             session.commit()
+        if settings.is_development:
+            # The development PKI: root, agency CA, TSA, and a certificate per known agency.
+            pki = DevPki(engine, key_passphrase(settings), settings.public_url)
+            with Session(engine) as session:
+                pki.ensure_authorities(session, utcnow())
+                session.commit()
+                for agency in session.exec(select(Agency)).all():
+                    pki.ensure_identity(session, agency.code, agency.name, utcnow())
+                session.commit()
     finally:
         engine.dispose()
     admin_token(settings)
@@ -76,7 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity.service import AccessTokens
     from identity.vneid import IdTokenVerifier, IssuerKeys
     from signing.keyring import Keyring
+    from signing.pki import DevPki
+    from signing.router import pki_router, signatures_router
     from signing.router import router as signing_router
+    from signing.service import SigningService
 
     settings = settings or load_settings()
     engine = make_engine(settings.effective_database_url)
@@ -110,11 +124,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
     app.state.directory = CatalogueDirectory()
+    # Production PKI configuration (PKCS#12 / PKCS#11 keys, a TSA URL, trust anchor files) is
+    # not built yet: there, signing answers 409 no_signing_key.
+    app.state.signing = SigningService(
+        engine,
+        DevPki(engine, key_passphrase(settings), settings.public_url)
+        if settings.is_development
+        else None,
+    )
 
     install_error_handlers(app)
-    # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB.
-    app.add_middleware(BodySizeLimit, max_bytes=2 * 1024 * 1024)
+    # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get
+    # their own cap plus room for the multipart envelope; the handler checks the file itself.
+    upload_cap = settings.max_upload_bytes + 64 * 1024
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=2 * 1024 * 1024,
+        per_path={"/v1/signatures/": upload_cap, "/v1/submissions/": upload_cap},
+    )
     app.include_router(signing_router)
+    app.include_router(signatures_router)
     app.include_router(identity_router)
     app.include_router(delegation_router)
     app.include_router(agents_router)
@@ -124,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
         )
         app.include_router(dev_provider.router)
+        app.include_router(pki_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -63,3 +63,11 @@ class OperatorRequired(Unprocessable):
 
 class OperatorNotAllowed(Unprocessable):
     code, title = "operator_not_allowed", "Only agent counters name an operator"
+
+
+class AlreadyCompleted(Conflict):
+    code, title = "already_completed", "The submission already has its result"
+
+
+class ResultNotReady(NotFound):
+    code, title = "result_not_ready", "The submission has no result yet"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
@@ -87,3 +88,16 @@ class IdempotencyRecord(SQLModel, table=True):
     response_status: int = 0
     response_body: str = ""
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class SubmissionResult(SQLModel, table=True):
+    """The agency's answer to a submission: its PDF, signed by the service with the agency's
+    certificate. Kept in the database so every server process can serve it."""
+
+    __tablename__ = "submission_results"
+
+    submission_id: str = Field(primary_key=True, foreign_key="submissions.id", max_length=40)
+    pdf: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    sha256: str = Field(max_length=64)
+    level: str = Field(max_length=8)
+    signed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
 from sqlmodel import Session
 
 from agents import service, submissions
@@ -27,6 +27,7 @@ from core.clock import utcnow
 from core.db import get_read_session, get_session
 from identity.dependencies import require_admin, require_kind
 from identity.principals import Principal
+from signing.uploads import checked_pdf
 
 router = APIRouter(tags=["administration"])
 admin = [Depends(require_admin)]
@@ -83,9 +84,10 @@ def reinstate_agent(code: Code, session: SessionDep) -> AgentOut:
 
 
 @router.post("/v1/agencies", status_code=201, response_model=AgencyCreated, dependencies=admin)
-def create_agency(body: AgencyCreate, session: SessionDep) -> AgencyCreated:
+def create_agency(body: AgencyCreate, session: SessionDep, request: Request) -> AgencyCreated:
     """Register an agency, move the listed procedures to it, and issue its client credential."""
     agency, procedures, client = service.create_agency(session, body, utcnow())
+    request.app.state.signing.issue_identity(session, agency.code, agency.name)
     session.commit()
     return AgencyCreated(
         code=agency.code,
@@ -207,3 +209,46 @@ def delegation_uses(
         )
         for s in submissions.uses_of(session, principal, delegation_id)
     ]
+
+
+@router.post("/v1/submissions/{submission_id}/result", status_code=201, tags=["submissions"])
+def post_result(
+    submission_id: str,
+    principal: AgencyCaller,
+    session: SessionDep,
+    request: Request,
+    file: Annotated[UploadFile, File(description="The result document (PDF)")],
+) -> dict[str, str]:
+    """The responsible agency posts its result; the service signs it (PAdES B-LT) with the
+    agency's certificate and the submission becomes completed."""
+    pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
+    result = submissions.attach_result(
+        session, request.app.state.signing, principal, submission_id, pdf, utcnow()
+    )
+    session.commit()
+    return {
+        "submission": submission_id,
+        "status": "completed",
+        "sha256": result.sha256,
+        "level": result.level,
+        "result": f"/v1/submissions/{submission_id}/result.pdf",
+    }
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/result.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    tags=["submissions"],
+)
+def get_result(submission_id: str, principal: AnyParty, session: ReadSessionDep) -> Response:
+    """The signed result document (delegator, delegate, agency)."""
+    result = submissions.result_of(session, principal, submission_id)
+    return Response(
+        result.pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{submission_id}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )

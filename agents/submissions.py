@@ -7,23 +7,25 @@ import hashlib
 import json
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import rfc8785
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
+    AlreadyCompleted,
     DossierTooLarge,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
     InvalidDossier,
     OperatorNotAllowed,
     OperatorRequired,
+    ResultNotReady,
     SubmissionNotFound,
     UnknownProcedure,
 )
-from agents.models import IdempotencyRecord, Procedure, Submission
+from agents.models import IdempotencyRecord, Procedure, Submission, SubmissionResult
 from agents.schemas import SubmissionCreate
 from core.errors import Conflict
 from delegation import service as delegation_service
@@ -31,7 +33,10 @@ from delegation.exceptions import NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
 from identity.exceptions import WrongCallerKind
 from identity.principals import Principal
+from signing.exceptions import DamagedPdf, NoSigningKey
 from signing.keyring import Keyring
+from signing.pades import UnreadablePdf
+from signing.service import SigningService, SigningUnavailable
 
 RECEIPT_TYP = "receipt+jwt"
 MAX_DOSSIER_BYTES = 1024 * 1024
@@ -223,3 +228,46 @@ def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[
         .order_by(col(Submission.created_at), col(Submission.id))
     )
     return list(session.scalars(stmt))
+
+
+def attach_result(
+    session: Session,
+    signing: SigningService,
+    principal: Principal,
+    submission_id: str,
+    pdf: IO[bytes],
+    now: datetime,
+) -> SubmissionResult:
+    """The responsible agency answers: the service signs its PDF (PAdES B-LT) with the
+    agency's certificate and the submission is completed."""
+    if principal.kind != "agency":
+        raise WrongCallerKind("results come from the responsible agency")
+    s = get_visible(session, principal, submission_id)
+    if s.status == "completed":
+        raise AlreadyCompleted(f"submission {s.id} already has its result")
+    try:
+        signed = signing.sign(pdf, s.agency_code, "B-LT", reason=f"Kết quả hồ sơ {s.id}")
+    except UnreadablePdf as exc:
+        raise DamagedPdf(str(exc)) from None
+    except SigningUnavailable as exc:
+        raise NoSigningKey(str(exc)) from None
+    result = SubmissionResult(
+        submission_id=s.id,
+        pdf=signed,
+        level="B-LT",
+        sha256=hashlib.sha256(signed).hexdigest(),
+        signed_at=now,
+    )
+    s.status, s.completed_at = "completed", now
+    session.add_all([s, result])
+    session.flush()
+    return result
+
+
+def result_of(session: Session, principal: Principal, submission_id: str) -> SubmissionResult:
+    """The signed result, for the delegator, the delegate and the agency."""
+    s = get_visible(session, principal, submission_id)
+    result = session.get(SubmissionResult, s.id)
+    if result is None:
+        raise ResultNotReady(f"submission {s.id} has no result yet")
+    return result

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     jwks_max_age_s: float = Field(default=300.0, ge=1)
     # How often each process looks for keys rotated by another process.
     keyring_refresh_s: float = Field(default=60.0, ge=0)
+    # Uploaded PDFs (results, documents to sign or verify); larger ones get 413.
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
 
     @field_validator("public_url", "vneid_issuer")
     @classmethod

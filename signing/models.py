@@ -22,3 +22,18 @@ class ServiceKey(SQLModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # ...and is published until the last token it may have signed has expired.
     publish_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PkiCertificate(SQLModel, table=True):
+    """A certificate of the development PKI with its encrypted private key. `name` is "root",
+    "agency-ca", "tsa", or the owner of a signing identity (an agency code)."""
+
+    __tablename__ = "pki_certificates"
+
+    name: str = Field(primary_key=True, max_length=64)
+    issuer: str | None = Field(default=None, max_length=64, index=True)
+    serial: str = Field(max_length=64, index=True)  # hex
+    cert_pem: str
+    key_pem: str  # PKCS#8 PEM, encrypted with the key passphrase
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

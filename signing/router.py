@@ -1,6 +1,25 @@
-from fastapi import APIRouter, Request, Response
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from core.errors import NotFound
+from identity.dependencies import require_kind
+from identity.principals import Principal
+from signing.exceptions import (
+    BadTimestampRequest,
+    DamagedPdf,
+    NoSignatureInPdf,
+    NoSigningKey,
+)
+from signing.pades import NoSignature, UnreadablePdf
+from signing.service import SigningService, SigningUnavailable
+from signing.uploads import checked_pdf
 
 router = APIRouter(tags=["keys"])
+MAX_DER_REQUEST = 64 * 1024
 
 
 @router.get("/.well-known/jwks.json")
@@ -11,4 +30,137 @@ async def jwks(request: Request) -> Response:
         body,
         media_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+# -- the development PKI's public services -------------------------------------------------------
+pki_router = APIRouter(prefix="/pki", tags=["PKI (development)"])
+
+
+def _signing(request: Request) -> SigningService:
+    return request.app.state.signing
+
+
+@pki_router.get(
+    "/crl/{ca}.crl",
+    response_class=Response,
+    responses={200: {"content": {"application/pkix-crl": {}}}},
+)
+def crl(ca: str, request: Request) -> Response:
+    """A fresh CRL of the root CA (`root`) or the agency CA (`agency-ca`)."""
+    from datetime import UTC, datetime
+
+    if ca not in ("root", "agency-ca"):
+        raise NotFound(f"no CRL for {ca!r}", code="crl_not_found")
+    body = _signing(request).pki.crl(ca, datetime.now(UTC))
+    return Response(
+        body, media_type="application/pkix-crl", headers={"Cache-Control": "max-age=300"}
+    )
+
+
+@pki_router.post(
+    "/ocsp",
+    response_class=Response,
+    responses={200: {"content": {"application/ocsp-response": {}}}},
+)
+async def ocsp(request: Request) -> Response:
+    """OCSP responder (RFC 6960) for certificates of the agency CA."""
+    from datetime import UTC, datetime
+
+    body = await request.body()
+    answer = await run_in_threadpool(
+        _signing(request).pki.ocsp_response, body[:MAX_DER_REQUEST], datetime.now(UTC)
+    )
+    return Response(answer, media_type="application/ocsp-response")
+
+
+@pki_router.post(
+    "/tsa",
+    response_class=Response,
+    responses={200: {"content": {"application/timestamp-reply": {}}}},
+)
+async def tsa(request: Request) -> Response:
+    """RFC 3161 timestamping authority."""
+    body = await request.body()
+    if len(body) > MAX_DER_REQUEST:
+        raise BadTimestampRequest("timestamp request too large")
+    try:
+        answer = await run_in_threadpool(_signing(request).timestamp_reply, body)
+    except (ValueError, TypeError, KeyError):
+        raise BadTimestampRequest("the body is not a DER TimeStampReq") from None
+    return Response(answer, media_type="application/timestamp-reply")
+
+
+# -- signing and verifying PDFs ------------------------------------------------------------------
+signatures_router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
+Agency = Annotated[Principal, Depends(require_kind("agency"))]
+
+
+def sign_upload(
+    signing: SigningService,
+    upload: UploadFile,
+    owner: str,
+    level: str,
+    visible: bool,
+    max_bytes: int,
+) -> bytes:
+    pdf = checked_pdf(upload, max_bytes)
+    try:
+        return signing.sign(pdf, owner, level, visible=visible)  # type: ignore[arg-type]
+    except UnreadablePdf as exc:
+        raise DamagedPdf(str(exc)) from None
+    except SigningUnavailable as exc:
+        raise NoSigningKey(str(exc)) from None
+
+
+@signatures_router.post(
+    "/pdf", response_class=Response, responses={200: {"content": {"application/pdf": {}}}}
+)
+def sign_pdf(
+    principal: Agency,
+    request: Request,
+    file: Annotated[UploadFile, File(description="The PDF to sign")],
+    level: Annotated[Literal["B-B", "B-T", "B-LT"], Form()] = "B-LT",
+    visible: Annotated[bool, Form(description="Add a visible signature box on page 1")] = False,
+) -> Response:
+    """Sign a PDF with the calling agency's certificate (PAdES, incremental update)."""
+    signed = sign_upload(
+        _signing(request),
+        file,
+        principal.agency_code or "",
+        level,
+        visible,
+        request.app.state.settings.max_upload_bytes,
+    )
+    return Response(
+        signed,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="signed.pdf"'},
+    )
+
+
+@signatures_router.post("/pdf/verify")
+def verify_pdf(request: Request, file: Annotated[UploadFile, File()]) -> dict:
+    """Verify every signature of a PDF: integrity, trust, timestamp, changes after signing."""
+    pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
+    try:
+        signatures = _signing(request).verify(pdf)
+    except UnreadablePdf as exc:
+        raise DamagedPdf(str(exc)) from None
+    except NoSignature as exc:
+        raise NoSignatureInPdf(str(exc)) from None
+    return {"valid": all(s["valid"] for s in signatures), "signatures": signatures}
+
+
+@signatures_router.get(
+    "/trust-anchors",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def trust_anchors(request: Request) -> Response:
+    """The root certificates the verifier trusts (PEM), to validate offline with any tool."""
+    return Response(
+        _signing(request).trust_anchors_pem(),
+        media_type="application/x-pem-file",
+        headers={"Cache-Control": "public, max-age=3600"},
     )
