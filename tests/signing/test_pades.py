@@ -1,0 +1,284 @@
+"""PAdES signing and verification over HTTP: levels, tampering, attack samples, bad input."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from signing.pades import asn1_cert, asn1_private_key, file_signer
+from tests.fixtures import pdfs
+from tests.fixtures.factories import client_token
+
+ATTACKS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdf-attacks"
+
+
+@pytest.fixture
+def agency(client, admin) -> dict[str, str]:
+    created = client.post("/v1/agencies/STP-HN/clients", headers=admin).json()
+    token = client_token(client, created["client_id"], created["client_secret"]).json()
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def sign(client, agency, pdf: bytes, level: str = "B-LT", **form) -> bytes:  # type: ignore[no-untyped-def]
+    resp = client.post("/v1/signatures/pdf", headers=agency, data={"level": level, **form},
+                       files={"file": ("doc.pdf", pdf, "application/pdf")})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/pdf"
+    return resp.content
+
+
+def verify(client, pdf: bytes, name: str = "doc.pdf"):  # type: ignore[no-untyped-def]
+    return client.post("/v1/signatures/pdf/verify", files={"file": (name, pdf, "application/pdf")})
+
+
+def only_signature(resp) -> dict:  # type: ignore[no-untyped-def]
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert len(body["signatures"]) >= 1
+    return body["signatures"][-1]
+
+
+class TestLevels:
+    @pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT"])
+    def test_signed_document_is_valid_trusted_intact(self, client, agency, level: str) -> None:
+        original = pdfs.simple_pdf()
+        signed = sign(client, agency, original, level)
+        assert signed.startswith(original)  # incremental: the original bytes are untouched
+        body = verify(client, signed).json()
+        assert body["valid"] is True
+        (s,) = body["signatures"]
+        assert (s["intact"], s["trusted"], s["valid"], s["modified_after_signing"]) == (True, True, True, False)
+        assert "Sở Tư pháp" in s["signer"]["subject"] and "Agency CA" in s["signer"]["issuer"]
+        assert s["signed_at"] and s["problems"] == []
+        if level == "B-B":
+            assert s["timestamp"] is None
+        else:
+            ts = s["timestamp"]
+            assert ts["valid"] and ts["trusted"] and "Timestamping" in ts["tsa"]
+            assert abs(datetime.fromisoformat(ts["time"]) - datetime.now(UTC)) < timedelta(minutes=5)
+
+    def test_b_lt_validates_from_embedded_revocation_data_alone(self, client, agency) -> None:
+        pades = client.app.state.signing.pades
+        lt = sign(client, agency, pdfs.simple_pdf(), "B-LT")
+        bb = sign(client, agency, pdfs.simple_pdf(), "B-B")
+        # hard-fail: revocation status must be known; nothing is fetched and no CRL is given.
+        (lt_status,) = pades.verify(io.BytesIO(lt), extra_crls=[], revocation_mode="hard-fail")
+        (bb_status,) = pades.verify(io.BytesIO(bb), extra_crls=[], revocation_mode="hard-fail")
+        assert lt_status["valid"] is True
+        assert bb_status["valid"] is False  # B-B carries no revocation data: the check is real
+
+    def test_visible_signature_and_existing_signature_kept(self, client, agency) -> None:
+        once = sign(client, agency, pdfs.simple_pdf(), "B-B", visible="true")
+        twice = sign(client, agency, once, "B-T")
+        body = verify(client, twice).json()
+        assert [s["field"] for s in body["signatures"]] == ["uyquyen-1", "uyquyen-2"]
+        assert all(s["intact"] and s["trusted"] for s in body["signatures"])
+        assert body["signatures"][1]["valid"] is True
+
+    def test_only_agencies_sign(self, client, issuer) -> None:
+        from tests.fixtures.factories import citizen_headers
+
+        resp = client.post("/v1/signatures/pdf", headers=citizen_headers(client, issuer),
+                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        assert resp.status_code == 403 and resp.json()["code"] == "wrong_caller_kind"
+        anonymous = client.post("/v1/signatures/pdf", files={"file": ("d.pdf", b"%PDF-", "application/pdf")})
+        assert anonymous.status_code == 401
+
+    def test_unknown_level(self, client, agency) -> None:
+        resp = client.post("/v1/signatures/pdf", headers=agency, data={"level": "B-LTA"},
+                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        assert resp.status_code == 422 and resp.json()["code"] == "validation_error"
+
+
+class TestTampering:
+    def test_one_byte_of_the_signed_range_changed(self, client, agency) -> None:
+        s = only_signature(verify(client, pdfs.flip_signed_byte(sign(client, agency, pdfs.simple_pdf()))))
+        assert s["intact"] is False and s["valid"] is False
+
+    def test_page_content_changed_in_an_incremental_update(self, client, agency) -> None:
+        tampered = pdfs.change_page_content(sign(client, agency, pdfs.simple_pdf(), "B-B"))
+        resp = verify(client, tampered)
+        s = only_signature(resp)
+        assert s["intact"] is True  # the signed bytes are still there...
+        assert s["modified_after_signing"] is True and s["valid"] is False  # ...but not the whole story
+        assert s["coverage"] != "entire_file" and resp.json()["valid"] is False
+
+    def test_annotation_added_in_an_incremental_update(self, client, agency) -> None:
+        tampered = pdfs.add_annotation(sign(client, agency, pdfs.simple_pdf(), "B-T"))
+        s = only_signature(verify(client, tampered))
+        assert s["intact"] is True and s["modified_after_signing"] is True and s["valid"] is False
+
+    def test_signed_by_a_ca_we_do_not_trust(self, client) -> None:
+        # An independent signer: a fresh key pair and self-made CA, signed with pyHanko directly.
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rogue CA")])
+        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+              .public_key(ca_key.public_key()).serial_number(1)
+              .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+        leaf = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sở Tư pháp Hà Nội")]))
+                .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+                .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+                .sign(ca_key, hashes.SHA256()))
+        signer = signers.SimpleSigner(asn1_cert(leaf), asn1_private_key(key),
+                                      SimpleCertificateStore.from_certs([asn1_cert(ca)]))
+        out = io.BytesIO()
+        signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES),
+                          signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf())), output=out)
+        s = only_signature(verify(client, out.getvalue()))
+        assert s["intact"] is True and s["trusted"] is False and s["valid"] is False
+        assert any("trusted root" in p for p in s["problems"])
+
+    def test_certificate_revoked_on_our_crl_before_signing(self, client, admin) -> None:
+        signing = client.app.state.signing
+        engine = client.app.state.engine
+        from sqlmodel import Session
+
+        with Session(engine) as session:
+            identity = signing.pki.ensure_identity(session, "HN-REVOKED", "Cơ quan bị thu hồi",
+                                                   datetime.now(UTC))
+            session.commit()
+        with Session(engine) as session:
+            signing.pki.revoke(session, "HN-REVOKED", datetime.now(UTC) - timedelta(hours=1))
+            session.commit()
+        # Signed after the revocation, with the (compromised) key itself.
+        out = io.BytesIO()
+        signers.PdfSigner(
+            signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES),
+            file_signer(identity.cert, identity.key, signing.pki.chain()),
+        ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf())), output=out)
+        s = only_signature(verify(client, out.getvalue()))
+        assert s["intact"] is True and s["valid"] is False
+        assert any("revoked" in p for p in s["problems"])
+        # And the service refuses to sign with a revoked certificate.
+        created = client.post("/v1/agencies", headers=admin, json={"code": "HN-REVOKED", "name": "x"})
+        assert created.status_code == 201
+        token = client_token(client, created.json()["client_id"], created.json()["client_secret"]).json()
+        resp = client.post("/v1/signatures/pdf", headers={"Authorization": f"Bearer {token['access_token']}"},
+                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        assert resp.status_code == 409 and resp.json()["code"] == "no_signing_key"
+
+
+class TestShadowAttacks:
+    """Verdicts from ../shared/testdata/pdf-attacks/README.md."""
+
+    def test_signed_original_is_intact_and_unmodified(self, client) -> None:
+        s = only_signature(verify(client, (ATTACKS / "hide-v1-signed.pdf").read_bytes()))
+        assert s["intact"] is True and s["coverage"] == "entire_file"
+        assert s["modified_after_signing"] is False
+        assert s["trusted"] is False and s["valid"] is False  # self-signed research certificate
+
+    def test_hide_variant_does_not_parse_and_is_not_valid(self, client) -> None:
+        resp = verify(client, (ATTACKS / "hide-v1-manipulated.pdf").read_bytes())
+        if resp.status_code == 200:
+            assert resp.json()["valid"] is False
+            assert all(s["valid"] is False for s in resp.json()["signatures"])
+        else:
+            assert resp.status_code == 422 and resp.json()["code"] == "damaged_pdf"
+
+    @pytest.mark.parametrize("name", ["replace-v1-manipulated.pdf", "hide-and-replace-v1-manipulated.pdf"])
+    def test_manipulated_variants_are_modified_after_signing(self, client, name: str) -> None:
+        resp = verify(client, (ATTACKS / name).read_bytes())
+        s = only_signature(resp)
+        assert s["modified_after_signing"] is True and s["valid"] is False
+        assert resp.json()["valid"] is False
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(("content", "status", "code"), [
+        (b"", 422, "empty_file"),
+        (b"Just some text, not a PDF at all.\n" * 10, 422, "not_a_pdf"),
+    ])
+    def test_not_pdfs(self, client, agency, content: bytes, status: int, code: str) -> None:
+        for path, headers in (("/v1/signatures/pdf/verify", {}), ("/v1/signatures/pdf", agency)):
+            resp = client.post(path, headers=headers, files={"file": ("x.pdf", content, "application/pdf")})
+            assert resp.status_code == status and resp.json()["code"] == code, (path, resp.text)
+
+    def test_unsigned_pdf(self, client) -> None:
+        resp = verify(client, pdfs.simple_pdf())
+        assert resp.status_code == 422 and resp.json()["code"] == "no_signature"
+
+    @pytest.mark.parametrize("damage", ["truncated", "unterminated_xref", "nested"])
+    def test_damaged_pdfs(self, client, agency, damage: str) -> None:
+        signed = sign(client, agency, pdfs.simple_pdf(), "B-B")
+        bad = {
+            "truncated": signed[: len(signed) // 2],
+            "unterminated_xref": pdfs.unterminated_xref(signed),
+            "nested": pdfs.nested_objects(10_000),
+        }[damage]
+        resp = verify(client, bad)
+        assert 400 <= resp.status_code < 500 or resp.json()["valid"] is False, resp.text
+        if resp.status_code != 200:
+            assert resp.json()["code"] in ("damaged_pdf", "no_signature")
+        signed_resp = client.post("/v1/signatures/pdf", headers=agency,
+                                  files={"file": ("x.pdf", bad, "application/pdf")})
+        assert 400 <= signed_resp.status_code < 500 and signed_resp.json()["code"], signed_resp.text
+        assert client.get("/healthz").status_code == 200
+
+    def test_25_mib_file(self, client, agency) -> None:
+        big = b"%PDF-1.7\n" + b"0" * (25 * 1024 * 1024)
+        for path, headers in (("/v1/signatures/pdf/verify", {}), ("/v1/signatures/pdf", agency)):
+            resp = client.post(path, headers=headers, files={"file": ("big.pdf", big, "application/pdf")})
+            assert resp.status_code == 413 and resp.json()["code"] in ("payload_too_large", "file_too_large")
+        assert client.get("/healthz").status_code == 200
+
+
+class TestPublicPki:
+    def test_trust_anchors_are_the_dev_root(self, client) -> None:
+        resp = client.get("/v1/signatures/trust-anchors")
+        assert resp.status_code == 200
+        (root,) = x509.load_pem_x509_certificates(resp.content)
+        assert "Root CA" in root.subject.rfc4514_string()
+        root.verify_directly_issued_by(root)
+
+    def test_crl_lists_revoked_certificates(self, client) -> None:
+        from sqlmodel import Session
+
+        signing = client.app.state.signing
+        with Session(client.app.state.engine) as session:
+            ident = signing.pki.ensure_identity(session, "HN-X", "X", datetime.now(UTC))
+            session.commit()
+            signing.pki.revoke(session, "HN-X", datetime.now(UTC))
+            session.commit()
+        crl = x509.load_der_x509_crl(client.get("/pki/crl/agency-ca.crl").content)
+        assert crl.get_revoked_certificate_by_serial_number(ident.cert.serial_number) is not None
+        assert client.get("/pki/crl/nope.crl").status_code == 404
+
+    def test_ocsp_and_tsa_answer(self, client, agency) -> None:
+        from cryptography.x509 import ocsp
+
+        signing = client.app.state.signing
+        ident = signing.identity("STP-HN")
+        req = ocsp.OCSPRequestBuilder().add_certificate(ident.cert, ident.chain[0], hashes.SHA1()).build()
+        resp = client.post("/pki/ocsp", content=req.public_bytes(serialization.Encoding.DER),
+                           headers={"Content-Type": "application/ocsp-request"})
+        answer = ocsp.load_der_ocsp_response(resp.content)
+        assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+        garbage = ocsp.load_der_ocsp_response(client.post("/pki/ocsp", content=b"junk").content)
+        assert garbage.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+        from asn1crypto import algos, tsp
+
+        tsq = tsp.TimeStampReq({"version": 1, "message_imprint": {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "hashed_message": b"\x11" * 32}, "cert_req": True})
+        reply = tsp.TimeStampResp.load(client.post("/pki/tsa", content=tsq.dump(),
+                                                   headers={"Content-Type": "application/timestamp-query"}).content)
+        assert reply["status"]["status"].native == "granted"
+        assert client.post("/pki/tsa", content=b"not der").status_code == 400
