@@ -18,6 +18,8 @@ from core.db import make_engine, upgrade_schema
 from core.settings import Settings
 from tests.fixtures.issuer import LoopbackIssuer
 
+pytest_plugins = ["tests.fixtures.world"]
+
 POSTGRES_URL = os.environ.get("UYQUYEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.delegation.conftest import (
+from tests.fixtures.factories import citizen_headers, counter_headers, grant, in_days, iso, submit
+from tests.fixtures.issuer import IssuerKey, b64, encode_jws
+from tests.fixtures.world import (
     DELEGATOR,
     RELATIVE,
     World,
@@ -18,8 +20,6 @@ from tests.delegation.conftest import (
     problem,
     verify_with_jwks,
 )
-from tests.fixtures.factories import citizen_headers, counter_headers, grant, in_days, iso, submit
-from tests.fixtures.issuer import IssuerKey, b64, encode_jws
 
 
 def uses_of(w: World, delegation_id: str) -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from delegation.offline import verify_offline
-from tests.delegation.conftest import World, jws_parts, verify_with_jwks
 from tests.fixtures.factories import create_counter, grant, submit
 from tests.fixtures.issuer import IssuerKey, encode_jws
+from tests.fixtures.world import World, jws_parts, verify_with_jwks
 
 
 def entry(lst_b64: str, idx: int) -> int:
