@@ -65,7 +65,8 @@ def bootstrap(settings: Settings) -> None:
                 pki.ensure_authorities(session, utcnow())
                 session.commit()
                 for agency in session.exec(select(Agency)).all():
-                    pki.ensure_identity(session, agency.code, agency.name, utcnow())
+                    if agency.code not in settings.pkcs11_keys:  # HSM keys: certified on first use
+                        pki.ensure_identity(session, agency.code, agency.name, utcnow())
                 session.commit()
     finally:
         engine.dispose()
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity.router import router as identity_router
     from identity.service import AccessTokens
     from identity.vneid import IdTokenVerifier, IssuerKeys
+    from signing.hsm import Pkcs11Keys
     from signing.keyring import Keyring
     from signing.pki import DevPki
     from signing.router import pki_router, signatures_router
@@ -130,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine,
         DevPki(engine, key_passphrase(settings), settings.public_url)
         if settings.is_development
+        else None,
+        Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys)
+        if settings.pkcs11_module
         else None,
     )
 

@@ -9,8 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Pkcs11KeyRef(BaseModel):
+    """Where one owner's signing key lives in a PKCS#11 token."""
+
+    token_label: str
+    key_label: str
+    pin: SecretStr
 
 
 class ConfigurationError(Exception):
@@ -44,6 +52,10 @@ class Settings(BaseSettings):
     keyring_refresh_s: float = Field(default=60.0, ge=0)
     # Uploaded PDFs (results, documents to sign or verify); larger ones get 413.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    # Agency keys in an HSM: the PKCS#11 module, and per agency code which token and key, e.g.
+    # UYQUYEN_PKCS11_KEYS='{"HN-TUPHAP": {"token_label": "t", "key_label": "k", "pin": "..."}}'.
+    pkcs11_module: str | None = None
+    pkcs11_keys: dict[str, Pkcs11KeyRef] = Field(default_factory=dict)
 
     @field_validator("public_url", "vneid_issuer")
     @classmethod
@@ -54,6 +66,12 @@ class Settings(BaseSettings):
         if not (v.startswith("http://") or v.startswith("https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v
+
+    @model_validator(mode="after")
+    def _pkcs11_needs_a_module(self) -> Settings:
+        if self.pkcs11_keys and not self.pkcs11_module:
+            raise ValueError("UYQUYEN_PKCS11_KEYS is set but UYQUYEN_PKCS11_MODULE is not")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

@@ -36,7 +36,7 @@ class Identity:
 
     name: str
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None  # None: the key is in an HSM
     revoked_at: datetime | None = None
 
     @property
@@ -82,12 +82,16 @@ class DevPki:
         name: str,
         issuer: str | None,
         cert: x509.Certificate,
-        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None,
     ) -> None:
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._passphrase),
+        pem = (
+            b""
+            if key is None
+            else key.private_bytes(  # no key: it lives in an HSM
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(self._passphrase),
+            )
         )
         session.add(
             PkiCertificate(
@@ -109,8 +113,12 @@ class DevPki:
             row = session.get(PkiCertificate, name)
         if row is None:
             return None
-        key = serialization.load_pem_private_key(row.key_pem.encode(), password=self._passphrase)
-        assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+        key = None
+        if row.key_pem:
+            key = serialization.load_pem_private_key(
+                row.key_pem.encode(), password=self._passphrase
+            )
+            assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
         identity = Identity(
             name, x509.load_pem_x509_certificate(row.cert_pem.encode()), key, row.revoked_at
         )
@@ -140,7 +148,12 @@ class DevPki:
         # pyHanko's RFC 3161 token builder signs with RSA only.
         tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         tsa = self._leaf(
-            _name("uyquyen Dev Timestamping Authority"), tsa_key, ca, ca_key, now, timestamping=True
+            _name("uyquyen Dev Timestamping Authority"),
+            tsa_key.public_key(),
+            ca,
+            ca_key,
+            now,
+            timestamping=True,
         )
         self._store(session, ROOT, None, root, root_key)
         self._store(session, AGENCY_CA, ROOT, ca, ca_key)
@@ -148,15 +161,17 @@ class DevPki:
         session.flush()
 
     def ensure_identity(
-        self, session: Session, name: str, display_name: str, now: datetime
+        self, session: Session, name: str, display_name: str, now: datetime, public_key: Any = None
     ) -> Identity:
-        """The signing identity of an owner (an agency code), issued on first need."""
+        """The signing identity of an owner (an agency code), issued on first need: with a key
+        made here, or for `public_key` whose private half is held elsewhere (an HSM)."""
         existing = self.get(name)
         if existing is not None:
             return existing
         ca = self._require(AGENCY_CA)
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = self._leaf(_name(display_name, unit=name), key, ca.cert, ca.key, now)
+        key = ec.generate_private_key(ec.SECP256R1()) if public_key is None else None
+        subject_key = key.public_key() if key is not None else public_key
+        cert = self._leaf(_name(display_name, unit=name), subject_key, ca.cert, ca.key, now)
         try:
             with session.begin_nested():
                 self._store(session, name, AGENCY_CA, cert, key)
@@ -220,7 +235,7 @@ class DevPki:
     def _leaf(
         self,
         subject: x509.Name,
-        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        public_key: Any,
         ca: x509.Certificate,
         ca_key: Any,
         now: datetime,
@@ -230,14 +245,12 @@ class DevPki:
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(ca.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=365 * LEAF_YEARS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                 critical=False,

@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from signing.hsm import Pkcs11Keys
 from signing.pades import (
     Level,
     PadesService,
@@ -36,9 +37,10 @@ def _now() -> datetime:
 
 
 class SigningService:
-    def __init__(self, engine: Engine, pki: DevPki | None):
+    def __init__(self, engine: Engine, pki: DevPki | None, hsm: Pkcs11Keys | None = None):
         self.engine = engine
         self.pki = pki
+        self.hsm = hsm
         self._identities: dict[str, SigningIdentity] = {}
         self._lock = threading.Lock()
         self._pades: PadesService | None = None
@@ -65,8 +67,10 @@ class SigningService:
 
     def issue_identity(self, session: Session, owner: str, display_name: str) -> None:
         """Give an owner a signing certificate from the development PKI (if there is one)."""
-        if self.pki is not None:
-            self.pki.ensure_identity(session, owner, display_name, _now())
+        if self.pki is None:
+            return
+        public_key = self.hsm.public_key(owner) if self.hsm and owner in self.hsm else None
+        self.pki.ensure_identity(session, owner, display_name, _now(), public_key=public_key)
 
     def identity(self, owner: str) -> SigningIdentity:
         cached = self._identities.get(owner)
@@ -77,15 +81,21 @@ class SigningService:
         found = self.pki.get(owner)
         if found is None:
             with Session(self.engine) as session:
-                found = self.pki.ensure_identity(session, owner, owner, _now())
+                self.issue_identity(session, owner, owner)
                 session.commit()
+            found = self.pki.get(owner)
+            assert found is not None
         if found.revoked_at is not None:
             raise SigningUnavailable(f"the signing certificate of {owner} is revoked")
         chain = self.pki.chain()
         display = found.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-        identity = SigningIdentity(
-            owner, str(display), file_signer(found.cert, found.key, chain), found.cert, chain
-        )
+        if self.hsm is not None and owner in self.hsm:
+            signer = self.hsm.signer(owner, found.cert, chain)
+        elif found.key is not None:
+            signer = file_signer(found.cert, found.key, chain)
+        else:
+            raise SigningUnavailable(f"the key of {owner} is in an HSM that is not configured")
+        identity = SigningIdentity(owner, str(display), signer, found.cert, chain)
         with self._lock:
             self._identities[owner] = identity
         return identity
@@ -101,7 +111,11 @@ class SigningService:
         visible: bool = False,
         reason: str | None = None,
     ) -> bytes:
-        return self.pades.sign(pdf, self.identity(owner), level, visible=visible, reason=reason)
+        identity = self.identity(owner)
+        if self.hsm is not None and owner in self.hsm:
+            with self.hsm.sign_lock:  # one PKCS#11 session, used by one thread at a time
+                return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
+        return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
 
     def verify(self, pdf: IO[bytes], revocation_mode: str = "soft-fail") -> list[dict[str, Any]]:
         crls = [self.pki.crl(AGENCY_CA, _now()), self.pki.crl(ROOT, _now())] if self.pki else []
