@@ -38,3 +38,7 @@ class NoSigningKey(Conflict):
 
 class BadTimestampRequest(BadRequest):
     code, title = "bad_timestamp_request", "Not an RFC 3161 timestamp request"
+
+
+class TooComplex(Unprocessable):
+    code, title = "pdf_too_complex", "The PDF is too complex to check"

@@ -13,8 +13,10 @@ from signing.exceptions import (
     DamagedPdf,
     NoSignatureInPdf,
     NoSigningKey,
+    TooComplex,
 )
 from signing.pades import NoSignature, UnreadablePdf
+from signing.sandbox import PdfTooComplex
 from signing.service import SigningService, SigningUnavailable
 from signing.uploads import checked_pdf
 
@@ -144,9 +146,13 @@ def verify_pdf(request: Request, file: Annotated[UploadFile, File()]) -> dict:
     """Verify every signature of a PDF: integrity, trust, timestamp, changes after signing."""
     pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
     try:
-        signatures = _signing(request).verify(pdf)
+        signatures = _signing(request).verify(
+            pdf, timeout_s=request.app.state.settings.pdf_timeout_s
+        )
     except UnreadablePdf as exc:
         raise DamagedPdf(str(exc)) from None
+    except PdfTooComplex as exc:
+        raise TooComplex(str(exc)) from None
     except NoSignature as exc:
         raise NoSignatureInPdf(str(exc)) from None
     return {"valid": all(s["valid"] for s in signatures), "signatures": signatures}

@@ -26,6 +26,7 @@ from signing.pades import (
     ocsp_request_for,
 )
 from signing.pki import AGENCY_CA, ROOT, TSA, DevPki
+from signing.sandbox import VERIFIERS
 
 
 class SigningUnavailable(Exception):
@@ -117,9 +118,14 @@ class SigningService:
                 return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
         return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
 
-    def verify(self, pdf: IO[bytes], revocation_mode: str = "soft-fail") -> list[dict[str, Any]]:
+    def verify(
+        self, pdf: IO[bytes], revocation_mode: str = "soft-fail", timeout_s: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Verify an untrusted upload in a worker process, with a deadline."""
         crls = [self.pki.crl(AGENCY_CA, _now()), self.pki.crl(ROOT, _now())] if self.pki else []
-        return self.pades.verify(pdf, extra_crls=crls, revocation_mode=revocation_mode)
+        return VERIFIERS.verify(
+            pdf.read(), self.trust_anchors_pem(), crls, revocation_mode, timeout_s
+        )
 
     def trust_anchors_pem(self) -> bytes:
         return self.pki.trust_anchors_pem() if self.pki else b""

@@ -282,3 +282,17 @@ class TestPublicPki:
                                                    headers={"Content-Type": "application/timestamp-query"}).content)
         assert reply["status"]["status"].native == "granted"
         assert client.post("/pki/tsa", content=b"not der").status_code == 400
+
+
+class TestTimeLimit:
+    def test_a_check_past_its_deadline_is_stopped_and_the_service_goes_on(self, make_client, admin) -> None:
+        # A deadline no real check can meet stands in for a PDF that makes the parser spin.
+        hasty = make_client(pdf_timeout_s=0.001)
+        created = hasty.post("/v1/agencies/STP-HN/clients", headers=admin).json()
+        token = client_token(hasty, created["client_id"], created["client_secret"]).json()
+        signed = sign(hasty, {"Authorization": f"Bearer {token['access_token']}"}, pdfs.simple_pdf(), "B-B")
+        resp = verify(hasty, signed)
+        assert resp.status_code == 422 and resp.json()["code"] == "pdf_too_complex"
+        assert hasty.get("/healthz").status_code == 200
+        patient = make_client()
+        assert verify(patient, signed).json()["valid"] is True  # a fresh worker took over
