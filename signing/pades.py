@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -43,6 +44,17 @@ LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT")
 # Placeholder sizes (bytes of DER, hex-doubled in the file): the CMS with three certificates and
 # an ECDSA signature is ~2 KB, a timestamp token with its own chain ~3 KB more.
 RESERVED = {"B-B": 8_192, "B-T": 16_384, "B-LT": 16_384}
+
+
+def ascii_fold(text: str) -> str:
+    """Vietnamese without diacritics: pyHanko's default stamp font has no Unicode glyphs."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return (
+        "".join(c for c in decomposed if not unicodedata.combining(c))
+        .encode("ascii", "replace")
+        .decode()
+    )
 
 
 class UnreadablePdf(Exception):
@@ -184,7 +196,7 @@ class PadesService:
                 sig_field_name=field_name, on_page=0, box=(36, 36, 296, 106)
             )
             stamp = TextStampStyle(
-                stamp_text=f"Ký bởi / Signed by: {identity.display_name}\n%(ts)s"
+                stamp_text=f"Ky boi / Signed by: {ascii_fold(identity.display_name)}\n%(ts)s"
             )
         pdf_signer = signers.PdfSigner(
             meta,

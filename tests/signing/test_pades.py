@@ -80,6 +80,11 @@ class TestLevels:
 
     def test_visible_signature_and_existing_signature_kept(self, client, agency) -> None:
         once = sign(client, agency, pdfs.simple_pdf(), "B-B", visible="true")
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        widget = PdfFileReader(io.BytesIO(once)).root["/AcroForm"]["/Fields"][0]
+        appearance = widget["/AP"]["/N"].get_object().data
+        assert b"(Ky boi" in appearance and b"So Tu phap thanh pho Ha Noi)" in appearance  # not mojibake
         twice = sign(client, agency, once, "B-T")
         body = verify(client, twice).json()
         assert [s["field"] for s in body["signatures"]] == ["uyquyen-1", "uyquyen-2"]
