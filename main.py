@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity.router import router as identity_router
     from identity.service import AccessTokens
     from identity.vneid import IdTokenVerifier, IssuerKeys
+    from signing.configured import ConfiguredKeys
     from signing.hsm import Pkcs11Keys
     from signing.keyring import Keyring
     from signing.pki import DevPki
@@ -95,6 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.service import SigningService
 
     settings = settings or load_settings()
+    # Keys from configuration are read first: a bad file stops start-up with a clear message.
+    configured = None
+    if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
+        configured = ConfiguredKeys(settings)
     engine = make_engine(settings.effective_database_url)
     app = FastAPI(
         title="uyquyen",
@@ -126,17 +131,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
     app.state.directory = CatalogueDirectory()
-    # Production PKI configuration (PKCS#12 / PKCS#11 keys, a TSA URL, trust anchor files) is
-    # not built yet: there, signing answers 409 no_signing_key.
-    app.state.signing = SigningService(
-        engine,
-        DevPki(engine, key_passphrase(settings), settings.public_url)
-        if settings.is_development
-        else None,
-        Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys)
-        if settings.pkcs11_module
-        else None,
+    # Keys: the development PKI, or (production, or when configured) PKCS#12 files, PKCS#11
+    # tokens, a TSA URL and a trust-anchor file.
+    keys = configured or DevPki(engine, key_passphrase(settings), settings.public_url)
+    hsm = (
+        Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys) if settings.pkcs11_module else None
     )
+    app.state.signing = SigningService(engine, keys, hsm)
 
     install_error_handlers(app)
     # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get
@@ -158,7 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
         )
         app.include_router(dev_provider.router)
-        app.include_router(pki_router)
+    if isinstance(keys, DevPki):
+        app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

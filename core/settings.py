@@ -14,11 +14,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Pkcs11KeyRef(BaseModel):
-    """Where one owner's signing key lives in a PKCS#11 token."""
+    """Where one owner's signing key lives in a PKCS#11 token. Without the development PKI the
+    certificate (and its chain) comes from `cert_file` (PEM, leaf first)."""
 
     token_label: str
     key_label: str
     pin: SecretStr
+    cert_file: Path | None = None
+
+
+class Pkcs12KeyRef(BaseModel):
+    """An owner's key and certificate chain in a PKCS#12 file."""
+
+    path: Path
+    password: SecretStr | None = None
 
 
 class ConfigurationError(Exception):
@@ -58,6 +67,12 @@ class Settings(BaseSettings):
     # UYQUYEN_PKCS11_KEYS='{"HN-TUPHAP": {"token_label": "t", "key_label": "k", "pin": "..."}}'.
     pkcs11_module: str | None = None
     pkcs11_keys: dict[str, Pkcs11KeyRef] = Field(default_factory=dict)
+    # Production PKI (no development PKI there): agency keys in PKCS#12 files, e.g.
+    # UYQUYEN_PKCS12_KEYS='{"HN-TUPHAP": {"path": "/etc/uyquyen/tuphap.p12", "password": "..."}}',
+    # an RFC 3161 timestamping authority, and the PEM bundle of roots the verifier trusts.
+    pkcs12_keys: dict[str, Pkcs12KeyRef] = Field(default_factory=dict)
+    tsa_url: str | None = None
+    trust_anchors_file: Path | None = None
 
     @field_validator("public_url", "vneid_issuer")
     @classmethod

@@ -149,7 +149,8 @@ class PadesService:
                 ocsps = [asn1_ocsp.OCSPResponse.load(response)]
         return ValidationContext(
             trust_roots=self.trust_roots,
-            allow_fetching=False,
+            # Our own PKI answers in-process; a real CA is asked at its CRL/OCSP URLs.
+            allow_fetching=self.revocation is None,
             crls=crls,
             ocsps=ocsps,
             other_certs=[asn1_cert(c) for c in identity.chain],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -18,12 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.db import read_only
 from signing.models import PkiCertificate
+from signing.pades import RevocationSource, dev_timestamper, ocsp_request_for
 
 ROOT, AGENCY_CA, TSA = "root", "agency-ca", "tsa"
 CA_YEARS, LEAF_YEARS = 20, 3
@@ -378,3 +380,26 @@ class DevPki:
     def chain(self) -> list[x509.Certificate]:
         """The certificates between an agency certificate and the root (inclusive)."""
         return [self._require(AGENCY_CA).cert, self._require(ROOT).cert]
+
+    # -- the key source interface (as signing.configured.ConfiguredKeys) --------------------
+    def chain_for(self, owner: str) -> list[x509.Certificate]:
+        return self.chain()
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        return [self._require(ROOT).cert]
+
+    def timestamper(self) -> TimeStamper:
+        tsa = self._require(TSA)
+        return dev_timestamper(tsa.cert, tsa.key, self.chain())
+
+    def revocation(self) -> RevocationSource:
+        """Revocation data for B-LT, produced in-process (no HTTP to ourselves)."""
+        ca = self._require(AGENCY_CA).cert
+        return RevocationSource(
+            crls=self.verification_crls,
+            ocsp_for=lambda cert: self.ocsp_response(ocsp_request_for(cert, ca), datetime.now(UTC)),
+        )
+
+    def verification_crls(self) -> list[bytes]:
+        now = datetime.now(UTC)
+        return [self.crl(AGENCY_CA, now), self.crl(ROOT, now)]
