@@ -28,6 +28,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
@@ -208,7 +209,16 @@ class PadesService:
         )
         out = io.BytesIO()
         try:
-            pdf_signer.sign_pdf(writer, output=out, bytes_reserved=RESERVED[level])
+            try:
+                pdf_signer.sign_pdf(writer, output=out, bytes_reserved=RESERVED[level])
+            except SigningError as exc:
+                if "allocated" not in str(exc):
+                    raise
+                # A longer chain than ours (a national CA, RSA-4096) outgrew the placeholder:
+                # sign again and let pyHanko measure it (a dry run, then the signature).
+                pdf.seek(0)
+                writer, out = IncrementalPdfFileWriter(pdf, strict=False), io.BytesIO()
+                pdf_signer.sign_pdf(writer, output=out)
         except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
             raise UnreadablePdf(f"the PDF could not be signed: {exc}") from None
         return out.getvalue()

@@ -301,3 +301,27 @@ class TestTimeLimit:
         assert hasty.get("/healthz").status_code == 200
         patient = make_client()
         assert verify(patient, signed).json()["valid"] is True  # a fresh worker took over
+
+
+def test_a_chain_longer_than_the_placeholder_still_signs(client, agency) -> None:
+    """Our placeholder fits our chain; a long national chain makes pyHanko measure instead."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from signing.pades import SigningIdentity
+
+    signing = client.app.state.signing
+    ours = signing.identity("STP-HN")
+    now = datetime.now(UTC)
+    bulky = []
+    for n in range(6):  # ~1.3 KB each: the CMS no longer fits the 8 KB reserved for B-B
+        k = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Bulky intermediate {n}")])
+        bulky.append(x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(k.public_key()).serial_number(n + 1)
+                     .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+                     .sign(k, hashes.SHA256()))
+    key = signing.pki.get("STP-HN").key
+    long_chain = SigningIdentity("STP-HN", ours.display_name,
+                                 file_signer(ours.cert, key, ours.chain + bulky), ours.cert, ours.chain)
+    signed = signing.pades.sign(io.BytesIO(pdfs.simple_pdf()), long_chain, "B-B")
+    assert only_signature(verify(client, signed))["valid"] is True
