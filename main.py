@@ -12,6 +12,8 @@ import hashlib
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -81,6 +83,8 @@ def bootstrap(settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     from agents.router import router as agents_router
     from agents.service import CatalogueDirectory
+    from audit.router import router as audit_router
+    from audit.service import AuditLog, BackgroundSequencer
     from delegation.router import router as delegation_router
     from delegation.service import DelegationConfig, StatusListPublisher
     from identity import dev_provider
@@ -101,7 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
         configured = ConfiguredKeys(settings)
     engine = make_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sequencer = BackgroundSequencer(app.state.audit, settings.audit_interval_s)
+        sequencer.start()
+        yield
+        sequencer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="uyquyen",
         version="1",
         summary="Digital authorizations for Hanoi's online public service agents",
@@ -131,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
     app.state.directory = CatalogueDirectory()
+    app.state.audit = AuditLog(engine, keyring, settings.public_url)
     # Keys: the development PKI, or (production, or when configured) PKCS#12 files, PKCS#11
     # tokens, a TSA URL and a trust-anchor file.
     keys = configured or DevPki(engine, key_passphrase(settings), settings.public_url)
@@ -153,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(delegation_router)
     app.include_router(agents_router)
+    app.include_router(audit_router)
     if settings.is_development:
         # Never mounted in production: there the routes do not exist (404).
         app.state.dev_vneid = dev_provider.DevVneidProvider(
@@ -243,6 +258,25 @@ def _cmd_dev_id_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from audit.service import AuditLog
+    from signing.keyring import Keyring
+
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        log = AuditLog(engine, Keyring(engine, key_passphrase(settings)), settings.public_url)
+        log.sequence()
+        ok, first_bad, message = log.verify()
+    finally:
+        engine.dispose()
+    if ok:
+        print(f"audit log verifies: {message}")
+        return 0
+    print(f"audit log does NOT verify: first bad sequence number {first_bad}: {message}")
+    return 1
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -281,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     idt.add_argument("--loa", type=int, choices=(1, 2), default=2, help="level of assurance")
     idt.add_argument("--name", default=None)
     idt.set_defaults(func=_cmd_dev_id_token)
+
+    audit = sub.add_parser("audit", help="the transparency log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_sub.add_parser(
+        "verify", help="recompute the Merkle tree and check every signed checkpoint"
+    ).set_defaults(func=_cmd_audit_verify)
 
     demo = sub.add_parser("demo", help="walk through the whole story against a server")
     demo.add_argument("--url", default=None, help="a running server (default: start one)")

@@ -25,6 +25,7 @@ from agents.schemas import (
 )
 from core.clock import utcnow
 from core.db import get_read_session, get_session
+from core.errors import AppError
 from identity.dependencies import require_admin, require_kind
 from identity.principals import Principal
 from signing.uploads import checked_pdf
@@ -163,9 +164,18 @@ def submit(
 ) -> Response:
     """File a dossier under a delegation (agent counter or person delegate); consumes one use."""
     state = request.app.state
-    status, answer = submissions.submit(
-        session, state.keyring, state.delegation_config, principal, body, idempotency_key, utcnow()
-    )
+    now = utcnow()
+    try:
+        status, answer = submissions.submit(
+            session, state.keyring, state.delegation_config, principal, body, idempotency_key, now
+        )
+    except AppError as exc:
+        session.rollback()  # nothing of the refused submission stays...
+        submissions.record_refusal(
+            session, state.keyring, state.delegation_config, principal, body, exc.code, now
+        )
+        session.commit()  # ...but the refusal itself is on the record
+        raise
     session.commit()  # the 201 is sent only for committed work
     return Response(answer, status_code=status, media_type="application/json")
 

@@ -18,6 +18,7 @@ from agents.exceptions import (
 )
 from agents.models import Agency, Agent, Counter, Procedure
 from agents.schemas import PROCEDURE_CODE, AgencyCreate, AgentCreate, CounterCreate
+from audit import service as audit
 from delegation import service as delegation_service
 from identity import service as identity_service
 from identity.service import NewClient
@@ -30,6 +31,14 @@ def create_agent(session: Session, data: AgentCreate, now: datetime) -> Agent:
             session.add(agent)
     except IntegrityError:
         raise AgentExists(f"agent {data.code} already exists") from None
+    audit.record(
+        session,
+        "admin.agent_created",
+        actor="admin",
+        ref=agent.code,
+        data={"agent": agent.code, "kind": agent.kind},
+        now=now,
+    )
     return agent
 
 
@@ -64,6 +73,14 @@ def create_counter(
     if agent.status == "suspended":
         identity_service.set_owner_clients_disabled(session, "agent", agent.code, True)
     session.flush()
+    audit.record(
+        session,
+        "admin.counter_created",
+        actor="admin",
+        ref=agent.code,
+        data={"agent": agent.code, "counter": counter.id, "client_id": client.client_id},
+        now=now,
+    )
     return counter, client
 
 
@@ -75,6 +92,13 @@ def set_agent_status(session: Session, code: str, status: str) -> Agent:
     identity_service.set_owner_clients_disabled(session, "agent", code, status == "suspended")
     delegation_service.set_agent_suspended(session, code, status == "suspended")
     session.flush()
+    audit.record(
+        session,
+        f"agent.{'suspended' if status == 'suspended' else 'reinstated'}",
+        actor="admin",
+        ref=code,
+        data={"agent": code},
+    )
     return agent
 
 
@@ -101,13 +125,30 @@ def create_agency(
         procedure.agency_code = agency.code
         session.add(procedure)
     client = identity_service.create_client(session, "agency", agency.code, now)
+    audit.record(
+        session,
+        "admin.agency_created",
+        actor="admin",
+        ref=agency.code,
+        data={"agency": agency.code, "procedures": codes, "client_id": client.client_id},
+        now=now,
+    )
     return agency, codes, client
 
 
 def create_agency_client(session: Session, code: str, now: datetime) -> NewClient:
     if session.get(Agency, code) is None:
         raise AgencyNotFound(f"no agency with code {code!r}")
-    return identity_service.create_client(session, "agency", code, now)
+    client = identity_service.create_client(session, "agency", code, now)
+    audit.record(
+        session,
+        "admin.client_created",
+        actor="admin",
+        ref=code,
+        data={"agency": code, "client_id": client.client_id},
+        now=now,
+    )
+    return client
 
 
 def list_procedures(session: Session) -> list[Procedure]:

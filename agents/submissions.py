@@ -27,9 +27,11 @@ from agents.exceptions import (
 )
 from agents.models import IdempotencyRecord, Procedure, Submission, SubmissionResult
 from agents.schemas import SubmissionCreate
+from audit import service as audit
+from audit.models import AuditEvent
 from core.errors import Conflict
 from delegation import service as delegation_service
-from delegation.exceptions import NotDelegate, ProcedureOutOfScope
+from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
 from identity.exceptions import WrongCallerKind
 from identity.principals import Principal
@@ -178,7 +180,79 @@ def submit(
     record.response_status, record.response_body = 201, answer.decode()
     session.add_all([submission, record])
     session.flush()
+    audit.record(
+        session,
+        "submission.accepted",
+        actor=_actor(principal),
+        subjects=[delegation.delegator_pid, delegate.get("pid")],
+        ref=submission.id,
+        data={
+            "submission": submission.id,
+            "delegation": delegation.id,
+            "procedure": body.procedure,
+            "agency": submission.agency_code,
+            "delegate": delegate,
+            "operator": body.operator,
+            "uses": delegation.uses,
+            "dossier_sha256": submission.dossier_sha256,
+        },
+        now=now,
+    )
     return 201, answer
+
+
+def _actor(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.agent_code or principal.subject}"
+
+
+def record_refusal(
+    session: Session,
+    keyring: Keyring,
+    config: DelegationConfig,
+    principal: Principal,
+    body: SubmissionCreate,
+    code: str,
+    now: datetime,
+) -> None:
+    """A refused submission leaves an event with its code (in its own transaction: the refused
+    one was rolled back). A delegation found expired on use gets its own event, once."""
+    try:
+        claims: dict[str, Any] | None = delegation_service.genuine_claims(
+            keyring, config, body.delegation_token
+        )
+    except InvalidDelegation:
+        claims = None  # a forged token names no one we can trust
+    delegation_id = claims["jti"] if claims else None
+    subjects = [claims.get("sub"), claims["delegate"].get("pid")] if claims else []
+    audit.record(
+        session,
+        "submission.refused",
+        actor=_actor(principal),
+        subjects=subjects,
+        ref=delegation_id,
+        data={"code": code, "delegation": delegation_id, "procedure": body.procedure},
+        now=now,
+    )
+    if (
+        code == "expired"
+        and delegation_id
+        and not session.exec(
+            select(AuditEvent.id)
+            .where(
+                col(AuditEvent.kind) == "delegation.expired", col(AuditEvent.ref) == delegation_id
+            )
+            .limit(1)
+        ).first()
+    ):
+        audit.record(
+            session,
+            "delegation.expired",
+            actor=_actor(principal),
+            subjects=subjects,
+            ref=delegation_id,
+            data={"delegation": delegation_id},
+            now=now,
+        )
 
 
 def may_see(principal: Principal, s: Submission) -> bool:
@@ -261,6 +335,20 @@ def attach_result(
     s.status, s.completed_at = "completed", now
     session.add_all([s, result])
     session.flush()
+    audit.record(
+        session,
+        "result.signed",
+        actor=_actor(principal),
+        subjects=[s.delegator_pid, s.delegate_ref if s.delegate_type == "person" else None],
+        ref=s.id,
+        data={
+            "submission": s.id,
+            "agency": s.agency_code,
+            "level": "B-LT",
+            "sha256": result.sha256,
+        },
+        now=now,
+    )
     return result
 
 

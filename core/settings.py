@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     keyring_refresh_s: float = Field(default=60.0, ge=0)
     # Uploaded PDFs (results, documents to sign or verify); larger ones get 413.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    # How often each process tries to sequence new audit events and sign a checkpoint.
+    audit_interval_s: float = Field(default=2.0, gt=0, le=60)
     # Checking an uploaded PDF may take this long before its worker is killed (422).
     pdf_timeout_s: float = Field(default=20.0, gt=0, le=600)
     # Agency keys in an HSM: the PKCS#11 module, and per agency code which token and key, e.g.

@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from audit import service as audit
 from delegation import status_list
 from delegation.exceptions import (
     DelegationNotFound,
@@ -197,7 +198,45 @@ def grant(
     _place_in_status_list(session, d)
     d.token = keyring.sign(_token_claims(d, config, now), DELEGATION_TYP)
     session.flush()
+    _record(
+        session,
+        "delegation.granted",
+        principal,
+        d,
+        now,
+        {
+            "delegate": delegate_of(d),
+            "procedures": procedures,
+            "max_uses": d.max_uses,
+            "valid_from": d.valid_from.isoformat(),
+            "valid_until": d.valid_until.isoformat(),
+        },
+    )
     return d
+
+
+def _actor(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.agent_code or principal.subject}"
+
+
+def _record(
+    session: Session,
+    kind: str,
+    principal: Principal,
+    d: Delegation,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """An event about a delegation: it concerns its delegator, and its delegate if a person."""
+    audit.record(
+        session,
+        kind,
+        actor=_actor(principal),
+        subjects=[d.delegator_pid, d.delegate_pid],
+        ref=d.id,
+        data={"delegation": d.id, **(data or {})},
+        now=now,
+    )
 
 
 def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dict[str, Any]:
@@ -265,6 +304,7 @@ def accept(session: Session, principal: Principal, delegation_id: str, now: date
     d.state, d.accepted_at = "active", now
     session.add(d)
     session.flush()
+    _record(session, "delegation.accepted", principal, d, now)
     return d
 
 
@@ -286,6 +326,7 @@ def end(
     session.add(d)
     _bump_list(session, d.status_list_n)
     session.flush()
+    _record(session, f"delegation.{new_state}", principal, d, now)
     return d
 
 

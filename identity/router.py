@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core.clock import epoch
-from core.db import read_only
 from identity import service
 from identity.dependencies import current_principal
 from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
@@ -117,10 +116,12 @@ async def token(request: Request) -> JSONResponse:
             client_id, client_secret = _basic_credentials(request)
 
             def grant() -> service.IssuedToken:
-                with Session(read_only(state.engine)) as session:
-                    return service.client_credentials_grant(
+                with Session(state.engine) as session:
+                    issued = service.client_credentials_grant(
                         session, state.access_tokens, client_id, client_secret, epoch()
                     )
+                    session.commit()  # the login event
+                    return issued
 
             issued = await run_in_threadpool(grant)
             body = TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

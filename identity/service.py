@@ -13,6 +13,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from audit import service as audit
 from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest, NotAuthenticated
 from identity.models import ExchangedIdToken, OAuthClient
 from identity.principals import Principal
@@ -120,6 +121,13 @@ def exchange_id_token(
             )
         )
 
+    audit.record(
+        session,
+        "login.token_exchange",
+        actor=f"citizen:{verified.pid}",
+        subjects=[verified.pid],
+        data={"loa": verified.loa},
+    )
     claims: dict[str, Any] = {"sub": verified.pid, "kind": "citizen", "loa": verified.loa}
     if verified.name:
         claims["name"] = verified.name
@@ -140,6 +148,13 @@ def client_credentials_grant(
     session: Session, tokens: AccessTokens, client_id: str, client_secret: str, now: float
 ) -> IssuedToken:
     client = authenticate_client(session, client_id, client_secret)
+    audit.record(
+        session,
+        "login.client_credentials",
+        actor=f"{client.kind}:{client.client_id}",
+        ref=client.owner_code,
+        data={"kind": client.kind, "owner": client.owner_code},
+    )
     claims: dict[str, Any] = {"sub": client.client_id, "kind": client.kind}
     if client.kind == "agent":
         claims["agent"] = client.owner_code

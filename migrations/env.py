@@ -3,7 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import agents.models  # noqa: F401  (register tables on the metadata)
+import agents.models  # noqa: F401
+import audit.models  # noqa: F401  (register tables on the metadata)
 import delegation.models  # noqa: F401
 import identity.models  # noqa: F401
 import signing.models  # noqa: F401

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
 
+from audit import service as audit
 from core.errors import NotFound
 from identity.dependencies import require_kind
 from identity.principals import Principal
@@ -126,14 +129,19 @@ def sign_pdf(
     visible: Annotated[bool, Form(description="Add a visible signature box on page 1")] = False,
 ) -> Response:
     """Sign a PDF with the calling agency's certificate (PAdES, incremental update)."""
+    agency = principal.agency_code or ""
     signed = sign_upload(
-        _signing(request),
-        file,
-        principal.agency_code or "",
-        level,
-        visible,
-        request.app.state.settings.max_upload_bytes,
+        _signing(request), file, agency, level, visible, request.app.state.settings.max_upload_bytes
     )
+    with Session(request.app.state.engine) as session:
+        audit.record(
+            session,
+            "document.signed",
+            actor=f"agency:{agency}",
+            ref=agency,
+            data={"agency": agency, "level": level, "sha256": hashlib.sha256(signed).hexdigest()},
+        )
+        session.commit()  # the signed document is handed out only once it is on the record
     return Response(
         signed,
         media_type="application/pdf",

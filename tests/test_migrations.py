@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import agents.models  # noqa: F401
+import audit.models  # noqa: F401
 import delegation.models  # noqa: F401
 import identity.models  # noqa: F401
 import signing.models  # noqa: F401

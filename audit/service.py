@@ -1,0 +1,302 @@
+"""The transparency log: record events, sequence them into a Merkle tree, sign checkpoints,
+serve proofs, and verify the whole log against its signed checkpoints.
+
+Every domain records through `record()`, in the transaction of the change it records: the
+event commits with the change or not at all. Recording is a plain INSERT: no request waits for
+a global lock. A sequencer (one at a time: an advisory lock on PostgreSQL, the write lock on
+SQLite) then numbers committed events densely, in the order it finds them, and signs a
+checkpoint of the new tree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import rfc8785
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from audit import merkle
+from audit.models import AuditCheckpoint, AuditEvent, AuditSubject
+from core.db import read_only
+
+if TYPE_CHECKING:  # the keyring is handed in: every domain, signing included, records events
+    from signing.keyring import Keyring
+
+log = logging.getLogger("uyquyen.audit")
+CHECKPOINT_TYP = "checkpoint+jwt"
+SEQUENCER_LOCK = 7401922
+BATCH = 5000
+
+
+def record(
+    session: Session,
+    kind: str,
+    *,
+    actor: str,
+    subjects: Iterable[str | None] = (),
+    ref: str | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record one event in the caller's transaction. `subjects` are the PIDs it concerns."""
+    pids = sorted({p for p in subjects if p})
+    event = AuditEvent(
+        kind=kind,
+        ref=ref,
+        actor=actor,
+        subjects=json.dumps(pids),
+        data=json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+        occurred_at=now or datetime.now(UTC),
+    )
+    session.add(event)
+    session.flush()  # assigns the id
+    for pid in pids:
+        session.add(AuditSubject(event_id=event.id, pid=pid))
+    return event
+
+
+def entry_bytes(event: AuditEvent, seq: int) -> bytes:
+    """The canonical bytes of an event's leaf: everything that matters, its position included."""
+    return rfc8785.dumps(
+        {
+            "seq": seq,
+            "kind": event.kind,
+            "ref": event.ref,
+            "actor": event.actor,
+            "subjects": json.loads(event.subjects),
+            "data": json.loads(event.data),
+            "at": event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    tree_size: int
+    root_hash: str
+    timestamp: datetime
+    signed: str
+
+
+class AuditLog:
+    def __init__(self, engine: Engine, keyring: Keyring, issuer: str):
+        self.engine = engine
+        self.keyring = keyring
+        self.issuer = issuer
+
+    # -- sequencing --------------------------------------------------------------------------
+    def sequence(self) -> int:
+        """Number the committed, unnumbered events and sign a checkpoint. Returns how many."""
+        with Session(self.engine) as session:
+            if self.engine.dialect.name == "postgresql":
+                got = session.execute(
+                    select(func.pg_try_advisory_xact_lock(SEQUENCER_LOCK))
+                ).scalar()
+                if not got:
+                    return 0  # another process is sequencing right now
+            pending = list(
+                session.exec(
+                    select(AuditEvent)
+                    .where(col(AuditEvent.seq).is_(None))
+                    .order_by(col(AuditEvent.id))
+                    .limit(BATCH)
+                )
+            )
+            if not pending:
+                return 0
+            last = session.exec(
+                select(AuditCheckpoint).order_by(col(AuditCheckpoint.tree_size).desc()).limit(1)
+            ).first()
+            size = last.tree_size if last else 0
+            frontier = [bytes.fromhex(h) for h in json.loads(last.frontier)] if last else []
+            for event in pending:
+                leaf = merkle.leaf_hash(entry_bytes(event, size))
+                frontier = merkle.frontier_append(frontier, size, leaf)
+                event.seq, event.leaf_hash = size, leaf.hex()
+                event.root_after = merkle.frontier_root(frontier).hex()
+                session.add(event)
+                size += 1
+            now = datetime.now(UTC)
+            root = merkle.frontier_root(frontier).hex()
+            signed = self.keyring.sign(
+                {
+                    "iss": self.issuer,
+                    "tree_size": size,
+                    "root_hash": root,
+                    "iat": int(now.timestamp()),
+                    "timestamp": now.isoformat(timespec="microseconds"),
+                },
+                CHECKPOINT_TYP,
+            )
+            session.add(
+                AuditCheckpoint(
+                    tree_size=size,
+                    root_hash=root,
+                    signed=signed,
+                    frontier=json.dumps([h.hex() for h in frontier]),
+                    created_at=now,
+                )
+            )
+            session.commit()
+            return len(pending)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with Session(read_only(self.engine)) as session:
+            row = session.exec(
+                select(AuditCheckpoint).order_by(col(AuditCheckpoint.tree_size).desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(row.tree_size, row.root_hash, row.created_at, row.signed)
+
+    # -- proofs ------------------------------------------------------------------------------
+    def _leaves(self, size: int) -> list[bytes]:
+        with Session(read_only(self.engine)) as session:
+            hashes = session.exec(
+                select(AuditEvent.leaf_hash)
+                .where(col(AuditEvent.seq).is_not(None), col(AuditEvent.seq) < size)
+                .order_by(col(AuditEvent.seq))
+            ).all()
+        return [bytes.fromhex(h) for h in hashes if h]
+
+    def sequenced_size(self) -> int:
+        checkpoint = self.latest_checkpoint()
+        return checkpoint.tree_size if checkpoint else 0
+
+    def inclusion(self, seq: int, size: int) -> tuple[bytes, list[bytes]]:
+        leaves = self._leaves(size)
+        return leaves[seq], merkle.inclusion_path(leaves, seq)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        return merkle.consistency_proof(self._leaves(second), first)
+
+    # -- listing -----------------------------------------------------------------------------
+    def events(
+        self,
+        *,
+        pid: str | None = None,
+        kind: str | None = None,
+        ref: str | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        stmt = select(AuditEvent)
+        if pid is not None:
+            stmt = stmt.join(AuditSubject, col(AuditSubject.event_id) == col(AuditEvent.id)).where(
+                col(AuditSubject.pid) == pid
+            )
+        if kind is not None:
+            stmt = stmt.where(col(AuditEvent.kind) == kind)
+        if ref is not None:
+            stmt = stmt.where(col(AuditEvent.ref) == ref)
+        if after_seq is not None:
+            stmt = stmt.where(col(AuditEvent.seq) > after_seq)
+        # Sequenced events in log order, then any not yet sequenced.
+        stmt = stmt.order_by(col(AuditEvent.seq).is_(None), col(AuditEvent.seq), col(AuditEvent.id))
+        with Session(read_only(self.engine)) as session:
+            return list(session.exec(stmt.limit(limit)))
+
+    # -- verification ------------------------------------------------------------------------
+    def verify(self) -> tuple[bool, int | None, str]:
+        """Recompute the tree from the database and check every signed checkpoint.
+
+        Returns (ok, first bad sequence number or None, a sentence for a person)."""
+        with Session(read_only(self.engine)) as session:
+            events = list(
+                session.exec(
+                    select(AuditEvent)
+                    .where(col(AuditEvent.seq).is_not(None))
+                    .order_by(col(AuditEvent.seq))
+                )
+            )
+            checkpoints = list(
+                session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.tree_size)))
+            )
+        by_size = {c.tree_size: c for c in checkpoints}
+        frontier: list[bytes] = []
+        first_bad: int | None = None
+        problem = ""
+        for position, event in enumerate(events):
+            if event.seq != position:
+                first_bad, problem = (
+                    position,
+                    f"event {position} is missing (found {event.seq} in its place)",
+                )
+                break
+            leaf = merkle.leaf_hash(entry_bytes(event, position))
+            if event.leaf_hash != leaf.hex():
+                first_bad, problem = position, f"event {position} does not match its leaf hash"
+                break
+            frontier = merkle.frontier_append(frontier, position, leaf)
+            if event.root_after != merkle.frontier_root(frontier).hex():
+                first_bad, problem = position, f"the tree after event {position} does not match"
+                break
+            checkpoint = by_size.pop(position + 1, None)
+            if checkpoint is not None:
+                bad = self._check_checkpoint(checkpoint, merkle.frontier_root(frontier).hex())
+                if bad:
+                    first_bad, problem = self._first_in_checkpoint(checkpoints, position + 1), bad
+                    break
+        if first_bad is None and by_size:
+            size = min(by_size)
+            first_bad = len(events)
+            problem = (
+                f"checkpoint of size {size} covers events the database no longer has "
+                f"(from {len(events)})"
+            )
+        if first_bad is not None:
+            return False, first_bad, problem
+        return True, None, f"{len(events)} events and {len(checkpoints)} signed checkpoints verify"
+
+    def _check_checkpoint(self, checkpoint: AuditCheckpoint, computed_root: str) -> str:
+        try:
+            claims = self.keyring.verify(checkpoint.signed, CHECKPOINT_TYP)
+        except Exception as exc:  # InvalidServiceToken
+            return f"checkpoint {checkpoint.tree_size} has a bad signature: {exc}"
+        if (
+            claims.get("tree_size") != checkpoint.tree_size
+            or claims.get("root_hash") != checkpoint.root_hash
+        ):
+            return f"checkpoint {checkpoint.tree_size} does not match its signed statement"
+        if computed_root != checkpoint.root_hash:
+            return f"the events up to {checkpoint.tree_size} do not give the signed root"
+        return ""
+
+    @staticmethod
+    def _first_in_checkpoint(checkpoints: list[AuditCheckpoint], size: int) -> int:
+        earlier = [c.tree_size for c in checkpoints if c.tree_size < size]
+        return max(earlier) if earlier else 0
+
+
+class BackgroundSequencer:
+    """Sequences every `interval_s` seconds in each server process (one wins the lock)."""
+
+    def __init__(self, log_: AuditLog, interval_s: float = 2.0):
+        self.log = log_
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.log.sequence()
+            except Exception:  # keep trying: the next round will pick the events up
+                log.exception("audit sequencing failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
