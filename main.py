@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configured = None
     if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
         configured = ConfiguredKeys(settings)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(
+        settings.effective_database_url, settings.db_pool_size, settings.db_max_overflow
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -39,7 +39,7 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
@@ -71,7 +71,12 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Per process: with N worker processes the server holds at most N x (pool + overflow)
+    # connections, which must stay under PostgreSQL's max_connections (100 by default). A
+    # request that finds the pool busy waits for a connection rather than failing.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30
+    )
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("uyquyen")
@@ -138,6 +139,23 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
         return problem(exc.status_code, code, title, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is unreachable or out of connections: nothing was committed, try again.
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            exc.orig.__class__.__name__ if exc.orig else exc,
+        )
+        return problem(
+            503,
+            "service_unavailable",
+            "Service unavailable",
+            "the database is busy or unreachable; nothing was changed, try again",
+            {"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
     vneid_issuer: str | None = None
     vneid_client_id: str = Field(default="uyquyen", min_length=1)
     clock_skew_s: int = Field(default=60, ge=0, le=600)
