@@ -56,6 +56,75 @@ def _keys(jwks: Mapping[str, Any]) -> dict[str, ECKey]:
     return keys
 
 
+@dataclass(frozen=True)
+class _List:
+    raw: bytes
+    exp: int
+
+
+class OfflineVerifier:
+    """Checks many tokens against one JWKS and a set of status lists: key objects are built and
+    each list is verified and decompressed once, so a token costs one signature check."""
+
+    def __init__(self, jwks: Mapping[str, Any], status_lists: Mapping[str, str], *,
+                 issuer: str | None = None, clock_skew_s: int = 60):
+        self.keys = _keys(jwks)
+        self.issuer = issuer
+        self.skew = clock_skew_s
+        self.lists: dict[str, _List | str] = {}  # uri -> decoded list, or why it is unusable
+        for uri, token in status_lists.items():
+            self.lists[uri] = self._load_list(uri, token)
+
+    def _load_list(self, uri: str, token: str) -> _List | str:
+        try:
+            lst = verify_compact(token, self.keys.get, typ="statuslist+jwt")
+        except InvalidJWS as exc:
+            return f"status list not genuine: {exc}"
+        if lst.get("sub") != uri:
+            return "status list is for another URI"
+        try:
+            spec = lst["status_list"]
+            if spec["bits"] != status_list.BITS or not isinstance(lst.get("exp"), int):
+                raise ValueError("unexpected bits or no exp")
+            return _List(status_list.decode(spec["lst"]), lst["exp"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"status list unreadable: {exc}"
+
+    def verify(self, token: str, now: float | None = None) -> OfflineResult:
+        now = time.time() if now is None else now
+        try:
+            claims = verify_compact(token, self.keys.get, typ="delegation+jwt")
+        except InvalidJWS as exc:
+            return OfflineResult(False, "invalid", f"not a genuine delegation token: {exc}")
+        if self.issuer is not None and claims.get("iss") != self.issuer:
+            return OfflineResult(False, "invalid", "issued by another service", claims)
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if not isinstance(exp, int) or now > exp + self.skew:
+            return OfflineResult(False, "expired", "the delegation's validity has ended", claims)
+        if isinstance(nbf, int) and now + self.skew < nbf:
+            return OfflineResult(False, "not_yet_valid", "the delegation is not valid yet", claims)
+        try:
+            ref = claims["status"]["status_list"]
+            idx, uri = int(ref["idx"]), str(ref["uri"])
+        except (KeyError, TypeError, ValueError):
+            return OfflineResult(False, "invalid", "no status list reference", claims)
+        lst = self.lists.get(uri)
+        if lst is None:
+            return OfflineResult(False, "unknown", f"status list {uri} not available", claims)
+        if isinstance(lst, str):
+            return OfflineResult(False, "unknown", lst, claims)
+        if now > lst.exp + self.skew:
+            return OfflineResult(False, "unknown", "status list has expired; fetch a fresh one", claims)
+        try:
+            value = status_list.value_at(lst.raw, idx)
+        except IndexError as exc:
+            return OfflineResult(False, "unknown", f"status list unreadable: {exc}", claims)
+        status = _STATUS.get(value, "invalid")
+        if status != "active":
+            return OfflineResult(False, status, f"status list says {status}", claims)
+        return OfflineResult(True, "active", "genuine, in its window, and valid in the status list", claims)
+
+
 def verify_offline(
     token: str,
     jwks: Mapping[str, Any],
@@ -65,46 +134,6 @@ def verify_offline(
     now: float | None = None,
     clock_skew_s: int = 60,
 ) -> OfflineResult:
-    now = time.time() if now is None else now
-    keys = _keys(jwks)
-    try:
-        claims = verify_compact(token, keys.get, typ="delegation+jwt")
-    except InvalidJWS as exc:
-        return OfflineResult(False, "invalid", f"not a genuine delegation token: {exc}")
-    if issuer is not None and claims.get("iss") != issuer:
-        return OfflineResult(False, "invalid", "issued by another service", claims)
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not isinstance(exp, int) or now > exp + clock_skew_s:
-        return OfflineResult(False, "expired", "the delegation's validity has ended", claims)
-    if isinstance(nbf, int) and now + clock_skew_s < nbf:
-        return OfflineResult(False, "not_yet_valid", "the delegation is not valid yet", claims)
-
-    try:
-        ref = claims["status"]["status_list"]
-        idx, uri = int(ref["idx"]), str(ref["uri"])
-    except (KeyError, TypeError, ValueError):
-        return OfflineResult(False, "invalid", "no status list reference", claims)
-    list_token = status_lists.get(uri)
-    if list_token is None:
-        return OfflineResult(False, "unknown", f"status list {uri} not available", claims)
-    try:
-        lst = verify_compact(list_token, keys.get, typ="statuslist+jwt")
-    except InvalidJWS as exc:
-        return OfflineResult(False, "unknown", f"status list not genuine: {exc}", claims)
-    if lst.get("sub") != uri:
-        return OfflineResult(False, "unknown", "status list is for another URI", claims)
-    if not isinstance(lst.get("exp"), int) or now > lst["exp"] + clock_skew_s:
-        return OfflineResult(False, "unknown", "status list has expired; fetch a fresh one", claims)
-    try:
-        spec = lst["status_list"]
-        if spec["bits"] != status_list.BITS:
-            raise ValueError("unexpected bits")
-        value = status_list.value_at(status_list.decode(spec["lst"]), idx)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        return OfflineResult(False, "unknown", f"status list unreadable: {exc}", claims)
-    status = _STATUS.get(value, "invalid")
-    if status != "active":
-        return OfflineResult(False, status, f"status list says {status}", claims)
-    return OfflineResult(
-        True, "active", "genuine, in its window, and valid in the status list", claims
-    )
+    """One token; for many, build an OfflineVerifier once."""
+    verifier = OfflineVerifier(jwks, status_lists, issuer=issuer, clock_skew_s=clock_skew_s)
+    return verifier.verify(token, now)

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks [--quick]`. Tables on stdout, JSON in benchmarks/results/."""
