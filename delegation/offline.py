@@ -114,7 +114,9 @@ class OfflineVerifier:
         if isinstance(lst, str):
             return OfflineResult(False, "unknown", lst, claims)
         if now > lst.exp + self.skew:
-            return OfflineResult(False, "unknown", "status list has expired; fetch a fresh one", claims)
+            return OfflineResult(
+                False, "unknown", "status list has expired; fetch a fresh one", claims
+            )
         try:
             value = status_list.value_at(lst.raw, idx)
         except IndexError as exc:
@@ -122,7 +124,9 @@ class OfflineVerifier:
         status = _STATUS.get(value, "invalid")
         if status != "active":
             return OfflineResult(False, status, f"status list says {status}", claims)
-        return OfflineResult(True, "active", "genuine, in its window, and valid in the status list", claims)
+        return OfflineResult(
+            True, "active", "genuine, in its window, and valid in the status list", claims
+        )
 
 
 def verify_offline(
