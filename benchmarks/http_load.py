@@ -153,7 +153,7 @@ async def _load(spec: dict[str, Any], duration: float, concurrency: int) -> dict
                         "/v1/delegations", json=spec["body"], headers=spec["headers"]
                     )
                 elif kind == "submit":
-                    token = spec["delegations"][i // spec["per_delegation"]]
+                    token = spec["delegations"][i % len(spec["delegations"])]
                     call = client.post(
                         "/v1/submissions",
                         headers={**spec["headers"], "Idempotency-Key": f"b{i}"},
@@ -211,7 +211,7 @@ request = function()
   elseif kind == "grant" then
     return wrk.format("POST", "/v1/delegations", headers, items[1])
   elseif kind == "submit" then
-    local token = items[math.floor((n - 1) / per) + 1]
+    local token = items[(n %% #items) + 1]
     headers["Idempotency-Key"] = "w" .. n
     return wrk.format("POST", "/v1/submissions", headers,
       '{"delegation_token":"' .. token .. '","procedure":"1.001612","operator":"NV-01","dossier":{"n":' .. n .. '}}')
