@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import IO, Any
 
 import rfc8785
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
@@ -75,6 +77,25 @@ def _stored_answer(
     return record.response_status, record.response_body.encode()
 
 
+def _claim_key(session: Session, caller: str, key: str, request_sha256: str, now: datetime) -> bool:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    claimed = session.execute(
+        insert(IdempotencyRecord)
+        .values(
+            caller=caller,
+            key=key,
+            request_sha256=request_sha256,
+            response_status=0,
+            response_body="",
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.caller)
+    ).first()
+    return claimed is not None
+
+
 def submit(
     session: Session,
     keyring: Keyring,
@@ -108,24 +129,17 @@ def submit(
     ).hexdigest()
     caller = f"{principal.kind}:{principal.subject}"
 
-    stored = _stored_answer(session, caller, idempotency_key, request_sha256)
-    if stored:
-        return stored
-    # Claim the key before doing anything: a concurrent twin waits on this row (PostgreSQL) or
-    # on the write lock (SQLite) and then finds the first answer instead of consuming a use.
-    record = IdempotencyRecord(
-        caller=caller, key=idempotency_key, request_sha256=request_sha256, created_at=now
-    )
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
+    # Claim the key before doing anything (one INSERT .. ON CONFLICT DO NOTHING): a concurrent
+    # twin waits on this row (PostgreSQL) or on the write lock (SQLite) and then finds the
+    # first answer instead of consuming a use.
+    if not _claim_key(session, caller, idempotency_key, request_sha256, now):
         stored = _stored_answer(session, caller, idempotency_key, request_sha256)
         if stored:
             return stored
         raise Conflict(
-            "a request with this Idempotency-Key is in progress", code="idempotency_key_in_progress"
-        ) from None
+            "a request with this Idempotency-Key is in progress",
+            code="idempotency_key_in_progress",
+        )
 
     # The checks, in the contract's order of precedence.
     claims = delegation_service.genuine_claims(keyring, config, body.delegation_token)
@@ -177,8 +191,14 @@ def submit(
         },
         separators=(",", ":"),
     ).encode()
-    record.response_status, record.response_body = 201, answer.decode()
-    session.add_all([submission, record])
+    session.add(submission)
+    session.execute(
+        update(IdempotencyRecord)
+        .where(
+            col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == idempotency_key
+        )
+        .values(response_status=201, response_body=answer.decode())
+    )
     session.flush()
     audit.record(
         session,

@@ -66,8 +66,14 @@ class OfflineVerifier:
     """Checks many tokens against one JWKS and a set of status lists: key objects are built and
     each list is verified and decompressed once, so a token costs one signature check."""
 
-    def __init__(self, jwks: Mapping[str, Any], status_lists: Mapping[str, str], *,
-                 issuer: str | None = None, clock_skew_s: int = 60):
+    def __init__(
+        self,
+        jwks: Mapping[str, Any],
+        status_lists: Mapping[str, str],
+        *,
+        issuer: str | None = None,
+        clock_skew_s: int = 60,
+    ):
         self.keys = _keys(jwks)
         self.issuer = issuer
         self.skew = clock_skew_s

@@ -370,7 +370,17 @@ def genuine_claims(keyring: Keyring, config: DelegationConfig, token: str) -> di
     return claims
 
 
-def consume_use(session: Session, delegation_id: str, now: datetime) -> Delegation:
+@dataclass(frozen=True)
+class UseTaken:
+    """What a caller needs of the delegation whose use it just took."""
+
+    id: str
+    delegator_pid: str
+    uses: int
+    max_uses: int
+
+
+def consume_use(session: Session, delegation_id: str, now: datetime) -> UseTaken:
     """Take one use, or say why not. One conditional UPDATE: N concurrent callers against k
     remaining uses get exactly k rows back, whichever process or database serves them."""
     row = session.execute(
@@ -384,13 +394,19 @@ def consume_use(session: Session, delegation_id: str, now: datetime) -> Delegati
             col(Delegation.agent_suspended).is_(False),
         )
         .values(uses=Delegation.uses + 1)
-        .returning(Delegation.uses, Delegation.max_uses, Delegation.status_list_n)
+        .returning(
+            Delegation.id,
+            Delegation.delegator_pid,
+            Delegation.uses,
+            Delegation.max_uses,
+            Delegation.status_list_n,
+        )
         .execution_options(synchronize_session=False)
     ).first()
-    d = session.get(Delegation, delegation_id, populate_existing=True)
-    if d is None:
-        raise InvalidDelegation("no such delegation")
-    if row is None:
+    if row is None:  # only now read the row, to say why
+        d = session.get(Delegation, delegation_id, populate_existing=True)
+        if d is None:
+            raise InvalidDelegation("no such delegation")
         code = usability(d, now)
         raise NotUsable(
             f"the delegation cannot be used: {code.replace('_', ' ')}",
@@ -398,7 +414,7 @@ def consume_use(session: Session, delegation_id: str, now: datetime) -> Delegati
         )
     if row.uses >= row.max_uses:
         _bump_list(session, row.status_list_n)  # the list now says INVALID for it
-    return d
+    return UseTaken(row.id, row.delegator_pid, row.uses, row.max_uses)
 
 
 def verify(
