@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 import sqlalchemy as sa
 
 from benchmarks.common import Row
+from core.db import temporary_postgres_database
 
 MAIN = str(Path(__file__).resolve().parent.parent / "main.py")
 ADMIN = "bench-admin-token-" + "x" * 24
@@ -393,21 +393,6 @@ def _postgres_base() -> str | None:
         return None
 
 
-@contextmanager
-def _postgres_database(url: str):  # type: ignore[no-untyped-def]
-    base = sa.make_url(url)
-    name = f"uyq_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def run(quick: bool) -> list[Row]:
     duration = 2.0 if quick else 8.0
     concurrency = 32
@@ -422,7 +407,7 @@ def run(quick: bool) -> list[Row]:
     for backend, workers in configs:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            db = _postgres_database(pg) if backend == "PostgreSQL" else None
+            db = temporary_postgres_database(pg, "uyq_bench") if backend == "PostgreSQL" else None
             url = db.__enter__() if db else None
             try:
                 with _server(tmp, workers, url) as (proc, base, data_dir):

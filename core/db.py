@@ -6,7 +6,9 @@ so a 201 is only ever sent for committed work.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,3 +108,19 @@ def get_read_session(request: Request) -> Iterator[Session]:
     """For GET routes: reads only, never blocks behind a writer."""
     with Session(read_only(request.app.state.engine)) as session:
         yield session
+
+
+@contextmanager
+def temporary_postgres_database(url: str, prefix: str = "uyq_tmp") -> Iterator[str]:
+    """A fresh, empty database on the server of `url`, dropped afterwards (tests, benchmarks)."""
+    base = sa.make_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
