@@ -155,9 +155,8 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
         )
         return f"delegation {c['granted']['id']} is {c['granted']['status']}, signed token issued"
 
-    @step("The VNPost counter submits the citizen's dossier")
-    def _(c: dict[str, Any]) -> str:
-        c["submission"] = _expect(
+    def submit_dossier(c: dict[str, Any], copies: int, status: int) -> Any:
+        return _expect(
             http.post(
                 "/v1/submissions",
                 headers={**c["counter"], "Idempotency-Key": secrets.token_hex(8)},
@@ -165,11 +164,15 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
                     "delegation_token": c["granted"]["token"],
                     "procedure": PROCEDURE,
                     "operator": "NV-0042",
-                    "dossier": {"applicant": "Nguyễn Thị Lan", "copies": 1},
+                    "dossier": {"applicant": "Nguyễn Thị Lan", "copies": copies},
                 },
             ),
-            201,
+            status,
         )
+
+    @step("The VNPost counter submits the citizen's dossier")
+    def _(c: dict[str, Any]) -> str:
+        c["submission"] = submit_dossier(c, 1, 201)
         return (
             f"received as {c['submission']['id']}, forwarded to {c['submission']['agency']}, "
             "signed receipt returned"
@@ -177,19 +180,7 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
 
     @step("A second submission under the same delegation is refused")
     def _(c: dict[str, Any]) -> str:
-        refused = _expect(
-            http.post(
-                "/v1/submissions",
-                headers={**c["counter"], "Idempotency-Key": secrets.token_hex(8)},
-                json={
-                    "delegation_token": c["granted"]["token"],
-                    "procedure": PROCEDURE,
-                    "operator": "NV-0042",
-                    "dossier": {"applicant": "Nguyễn Thị Lan", "copies": 2},
-                },
-            ),
-            409,
-        )
+        refused = submit_dossier(c, 2, 409)
         if refused["code"] != "exhausted":
             raise StepFailed(f"refused with {refused['code']}, expected exhausted")
         return "409 exhausted: the one use is spent"
