@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import IO, Any
 
 import rfc8785
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -62,14 +62,44 @@ def _is_delegate(principal: Principal, delegate: dict[str, Any]) -> bool:
     return False
 
 
+# The statements of the hot path are built once, with bind parameters, as Core statements on the
+# tables: building an expression tree and its cache key per request, and the ORM's unit of
+# work, cost more CPU than the database round trips they produce.
+_IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+_PROCEDURES = Procedure.__table__  # type: ignore[attr-defined]
+_CLAIM_KEY = {
+    dialect: insert(_IDEMPOTENCY)
+    .values(
+        caller=bindparam("p_caller"),
+        key=bindparam("p_key"),
+        request_sha256=bindparam("p_request_sha256"),
+        response_status=0,
+        response_body="",
+        created_at=bindparam("p_now"),
+    )
+    .on_conflict_do_nothing()
+    .returning(_IDEMPOTENCY.c.caller)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_STORED_ANSWER = select(
+    _IDEMPOTENCY.c.request_sha256, _IDEMPOTENCY.c.response_status, _IDEMPOTENCY.c.response_body
+).where(_IDEMPOTENCY.c.caller == bindparam("p_caller"), _IDEMPOTENCY.c.key == bindparam("p_key"))
+_STORE_ANSWER = (
+    update(_IDEMPOTENCY)
+    .where(_IDEMPOTENCY.c.caller == bindparam("p_caller"), _IDEMPOTENCY.c.key == bindparam("p_key"))
+    .values(response_status=bindparam("p_status"), response_body=bindparam("p_body"))
+)
+_AGENCY_OF_PROCEDURE = select(_PROCEDURES.c.agency_code).where(
+    _PROCEDURES.c.code == bindparam("code")
+)
+_INSERT_SUBMISSION = insert(_SUBMISSIONS)
+
+
 def _stored_answer(
     session: Session, caller: str, key: str, request_sha256: str
 ) -> tuple[int, bytes] | None:
-    record = session.scalars(
-        select(IdempotencyRecord)
-        .where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
-        .execution_options(populate_existing=True)
-    ).first()
+    record = session.execute(_STORED_ANSWER, {"p_caller": caller, "p_key": key}).first()
     if record is None or record.response_status == 0:
         return None
     if record.request_sha256 != request_sha256:
@@ -78,22 +108,9 @@ def _stored_answer(
 
 
 def _claim_key(session: Session, caller: str, key: str, request_sha256: str, now: datetime) -> bool:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    claimed = session.execute(
-        insert(IdempotencyRecord)
-        .values(
-            caller=caller,
-            key=key,
-            request_sha256=request_sha256,
-            response_status=0,
-            response_body="",
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.caller)
-    ).first()
-    return claimed is not None
+    statement = _CLAIM_KEY[session.get_bind().dialect.name]
+    params = {"p_caller": caller, "p_key": key, "p_request_sha256": request_sha256, "p_now": now}
+    return session.execute(statement, params).first() is not None
 
 
 def submit(
@@ -150,71 +167,68 @@ def submit(
         raise ProcedureOutOfScope(f"procedure {body.procedure} is not covered by this delegation")
     delegation = delegation_service.consume_use(session, claims["jti"], now)
 
-    procedure = session.get(Procedure, body.procedure)
-    if procedure is None:
+    agency_code = session.execute(_AGENCY_OF_PROCEDURE, {"code": body.procedure}).scalar()
+    if agency_code is None:
         raise UnknownProcedure(f"procedure {body.procedure} is no longer in the catalogue")
-    submission = Submission(
-        id="sub_" + secrets.token_hex(12),
-        delegation_id=delegation.id,
-        delegator_pid=delegation.delegator_pid,
-        delegate_type=delegate["type"],
-        delegate_ref=delegate.get("code") or delegate.get("pid"),
-        submitted_by=principal.subject,
-        counter_id=principal.counter_id,
-        operator=body.operator,
-        procedure=body.procedure,
-        agency_code=procedure.agency_code,
-        dossier=dossier.decode("utf-8"),
-        dossier_sha256=hashlib.sha256(dossier).hexdigest(),
-        receipt="",
-        created_at=now,
-    )
-    submission.receipt = keyring.sign(
+    submission_id = "sub_" + secrets.token_hex(12)
+    dossier_sha256 = hashlib.sha256(dossier).hexdigest()
+    receipt = keyring.sign(
         {
             "iss": config.issuer,
-            "jti": submission.id,
+            "jti": submission_id,
             "iat": int(now.timestamp()),
             "sub": delegation.delegator_pid,
             "delegation": delegation.id,
             "delegate": delegate,
             "procedure": body.procedure,
-            "dossier_sha256": submission.dossier_sha256,
+            "dossier_sha256": dossier_sha256,
         },
         RECEIPT_TYP,
     )
     answer = json.dumps(
-        {
-            "id": submission.id,
-            "status": submission.status,
-            "receipt": submission.receipt,
-            "agency": submission.agency_code,
-        },
+        {"id": submission_id, "status": "received", "receipt": receipt, "agency": agency_code},
         separators=(",", ":"),
     ).encode()
-    session.add(submission)
     session.execute(
-        update(IdempotencyRecord)
-        .where(
-            col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == idempotency_key
-        )
-        .values(response_status=201, response_body=answer.decode())
+        _INSERT_SUBMISSION,
+        {
+            "id": submission_id,
+            "delegation_id": delegation.id,
+            "delegator_pid": delegation.delegator_pid,
+            "delegate_type": delegate["type"],
+            "delegate_ref": delegate.get("code") or delegate.get("pid"),
+            "submitted_by": principal.subject,
+            "counter_id": principal.counter_id,
+            "operator": body.operator,
+            "procedure": body.procedure,
+            "agency_code": agency_code,
+            "status": "received",
+            "dossier": dossier.decode("utf-8"),
+            "dossier_sha256": dossier_sha256,
+            "receipt": receipt,
+            "created_at": now,
+            "completed_at": None,
+        },
     )
-    session.flush()
+    session.execute(
+        _STORE_ANSWER,
+        {"p_caller": caller, "p_key": idempotency_key, "p_status": 201, "p_body": answer.decode()},
+    )
     audit.record(
         session,
         "submission.accepted",
         actor=_actor(principal),
         subjects=[delegation.delegator_pid, delegate.get("pid")],
-        ref=submission.id,
+        ref=submission_id,
         data={
-            "submission": submission.id,
+            "submission": submission_id,
             "delegation": delegation.id,
             "procedure": body.procedure,
-            "agency": submission.agency_code,
+            "agency": agency_code,
             "delegate": delegate,
             "operator": body.operator,
             "uses": delegation.uses,
-            "dossier_sha256": submission.dossier_sha256,
+            "dossier_sha256": dossier_sha256,
         },
         now=now,
     )

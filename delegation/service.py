@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from audit import service as audit
+from core.db import UTCDateTime
 from delegation import status_list
 from delegation.exceptions import (
     DelegationNotFound,
@@ -380,29 +381,35 @@ class UseTaken:
     max_uses: int
 
 
+_DELEGATIONS = Delegation.__table__  # type: ignore[attr-defined]
+_NOW = bindparam("now", type_=UTCDateTime)
+# Built once: this runs on every submission, and building the expression per call costs more
+# CPU than the round trip.
+_TAKE_USE = (
+    update(_DELEGATIONS)
+    .where(
+        _DELEGATIONS.c.id == bindparam("delegation_id"),
+        _DELEGATIONS.c.state == "active",
+        _DELEGATIONS.c.uses < _DELEGATIONS.c.max_uses,
+        _DELEGATIONS.c.valid_from <= _NOW,
+        _DELEGATIONS.c.valid_until > _NOW,
+        _DELEGATIONS.c.agent_suspended.is_(False),
+    )
+    .values(uses=_DELEGATIONS.c.uses + 1)
+    .returning(
+        _DELEGATIONS.c.id,
+        _DELEGATIONS.c.delegator_pid,
+        _DELEGATIONS.c.uses,
+        _DELEGATIONS.c.max_uses,
+        _DELEGATIONS.c.status_list_n,
+    )
+)
+
+
 def consume_use(session: Session, delegation_id: str, now: datetime) -> UseTaken:
     """Take one use, or say why not. One conditional UPDATE: N concurrent callers against k
     remaining uses get exactly k rows back, whichever process or database serves them."""
-    row = session.execute(
-        update(Delegation)
-        .where(
-            col(Delegation.id) == delegation_id,
-            col(Delegation.state) == "active",
-            col(Delegation.uses) < col(Delegation.max_uses),
-            col(Delegation.valid_from) <= now,
-            col(Delegation.valid_until) > now,
-            col(Delegation.agent_suspended).is_(False),
-        )
-        .values(uses=Delegation.uses + 1)
-        .returning(
-            Delegation.id,
-            Delegation.delegator_pid,
-            Delegation.uses,
-            Delegation.max_uses,
-            Delegation.status_list_n,
-        )
-        .execution_options(synchronize_session=False)
-    ).first()
+    row = session.execute(_TAKE_USE, {"delegation_id": delegation_id, "now": now}).first()
     if row is None:  # only now read the row, to say why
         d = session.get(Delegation, delegation_id, populate_existing=True)
         if d is None:

@@ -40,6 +40,15 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 log = logging.getLogger("uyquyen.signing")
 
+
+def _drop_expected_fetch_warning(record: logging.LogRecord) -> bool:
+    # With our own PKI the revocation data is handed in, so fetching is off on purpose; pyHanko
+    # would warn about that on every B-LT signature.
+    return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_drop_expected_fetch_warning)
+
 Level = Literal["B-B", "B-T", "B-LT"]
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT")
 # Placeholder sizes (bytes of DER, hex-doubled in the file): the CMS with three certificates and
