@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import rfc8785
-from sqlalchemy import func
+from sqlalchemy import String, bindparam, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -60,19 +62,49 @@ def record(
     }
     if not pids:
         session.execute(_INSERT_EVENT, values)
-        return
-    event_id = session.execute(_INSERT_EVENT_RETURNING_ID, values).scalar_one()
-    session.execute(_INSERT_SUBJECT, [{"event_id": event_id, "pid": pid} for pid in pids])
+    elif session.get_bind().dialect.name == "postgresql":
+        # One round trip: the event and its subjects in one statement (a data-modifying CTE).
+        session.execute(
+            _INSERT_EVENT_WITH_SUBJECTS, {f"e_{k}": v for k, v in values.items()} | {"e_pids": pids}
+        )
+    else:
+        event_id = session.execute(_INSERT_EVENT_RETURNING_ID, values).scalar_one()
+        session.execute(_INSERT_SUBJECT, [{"event_id": event_id, "pid": pid} for pid in pids])
 
 
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = _EVENTS.insert()
 _INSERT_EVENT_RETURNING_ID = _EVENTS.insert().returning(_EVENTS.c.id)
-_INSERT_SUBJECT = AuditSubject.__table__.insert()  # type: ignore[attr-defined]
+_SUBJECTS = AuditSubject.__table__  # type: ignore[attr-defined]
+_INSERT_SUBJECT = _SUBJECTS.insert()
+_NEW_EVENT = (
+    _EVENTS.insert()
+    .values(
+        {
+            name: bindparam(f"e_{name}")
+            for name in ("kind", "ref", "actor", "subjects", "data", "occurred_at")
+        }
+    )
+    .returning(_EVENTS.c.id)
+    .cte("new_event")
+)
+_INSERT_EVENT_WITH_SUBJECTS = _SUBJECTS.insert().from_select(
+    ["event_id", "pid"],
+    sa_select(_NEW_EVENT.c.id, func.unnest(bindparam("e_pids", type_=postgresql.ARRAY(String)))),
+)
+_PENDING_EVENTS = (
+    sa_select(_EVENTS).where(_EVENTS.c.seq.is_(None)).order_by(_EVENTS.c.id).limit(BATCH)
+)
+_NUMBER_EVENT = (
+    _EVENTS.update()
+    .where(_EVENTS.c.id == bindparam("b_id"))
+    .values(seq=bindparam("b_seq"), leaf_hash=bindparam("b_leaf"), root_after=bindparam("b_root"))
+)
 
 
 def entry_bytes(event: AuditEvent, seq: int) -> bytes:
-    """The canonical bytes of an event's leaf: everything that matters, its position included."""
+    """The canonical bytes of an event's leaf (a model or a row): everything that matters, its
+    position included."""
     return rfc8785.dumps(
         {
             "seq": seq,
@@ -110,14 +142,9 @@ class AuditLog:
                 ).scalar()
                 if not got:
                     return 0  # another process is sequencing right now
-            pending = list(
-                session.exec(
-                    select(AuditEvent)
-                    .where(col(AuditEvent.seq).is_(None))
-                    .order_by(col(AuditEvent.id))
-                    .limit(BATCH)
-                )
-            )
+            # Core rows and one executemany UPDATE: the sequencer runs in every server process,
+            # and ORM objects for thousands of events would cost the requests their CPU.
+            pending = session.execute(_PENDING_EVENTS).all()
             if not pending:
                 return 0
             last = session.exec(
@@ -125,13 +152,20 @@ class AuditLog:
             ).first()
             size = last.tree_size if last else 0
             frontier = [bytes.fromhex(h) for h in json.loads(last.frontier)] if last else []
+            numbered = []
             for event in pending:
                 leaf = merkle.leaf_hash(entry_bytes(event, size))
                 frontier = merkle.frontier_append(frontier, size, leaf)
-                event.seq, event.leaf_hash = size, leaf.hex()
-                event.root_after = merkle.frontier_root(frontier).hex()
-                session.add(event)
+                numbered.append(
+                    {
+                        "b_id": event.id,
+                        "b_seq": size,
+                        "b_leaf": leaf.hex(),
+                        "b_root": merkle.frontier_root(frontier).hex(),
+                    }
+                )
                 size += 1
+            session.execute(_NUMBER_EVENT, numbered)
             now = datetime.now(UTC)
             root = merkle.frontier_root(frontier).hex()
             signed = self.keyring.sign(

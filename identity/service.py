@@ -10,7 +10,8 @@ from typing import Any
 
 from passlib.context import CryptContext
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from audit import service as audit
@@ -91,6 +92,17 @@ class AccessTokens:
         raise NotAuthenticated("access token of an unknown kind")
 
 
+_EXCHANGED = ExchangedIdToken.__table__  # type: ignore[attr-defined]
+# One statement, built once, no savepoint: the row is new, or the token was already exchanged.
+_RECORD_EXCHANGE = {
+    dialect: insert(_EXCHANGED)
+    .values(token_hash=bindparam("b_hash"), expires_at=bindparam("b_expires"))
+    .on_conflict_do_nothing()
+    .returning(_EXCHANGED.c.token_hash)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
 def exchange_id_token(
     session: Session,
     verifier: IdTokenVerifier,
@@ -109,11 +121,12 @@ def exchange_id_token(
     # The replay check lives in the database so it holds across every server process: the
     # primary key makes the second insert of the same token fail, whichever process does it.
     expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
-    try:
-        with session.begin_nested():
-            session.add(ExchangedIdToken(token_hash=verified.replay_key, expires_at=expires_at))
-    except IntegrityError:
-        raise InvalidGrant("this ID token has already been exchanged") from None
+    first_use = session.execute(
+        _RECORD_EXCHANGE[session.get_bind().dialect.name],
+        {"b_hash": verified.replay_key, "b_expires": expires_at},
+    ).first()
+    if first_use is None:
+        raise InvalidGrant("this ID token has already been exchanged")
     if random.random() < 0.01:  # keep the table small without a scheduler
         session.execute(
             delete(ExchangedIdToken).where(
