@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        # We export no OpenTelemetry; left on, FastAPI asks the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         title="uyquyen",
         version="1",
         summary="Digital authorizations for Hanoi's online public service agents",

@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime
 from typing import IO, Any
 
-import rfc8785
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +30,7 @@ from agents.models import IdempotencyRecord, Procedure, Submission, SubmissionRe
 from agents.schemas import SubmissionCreate
 from audit import service as audit
 from audit.models import AuditEvent
+from core import canonical
 from core.errors import Conflict
 from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
@@ -49,8 +49,8 @@ MAX_IDEMPOTENCY_KEY = 128
 
 def canonical_json(value: Any) -> bytes:
     try:
-        return rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError as exc:
+        return canonical.canonical_json(value)
+    except canonical.CanonicalizationError as exc:
         raise InvalidDossier(f"the dossier cannot be canonicalized (RFC 8785): {exc}") from None
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import rfc8785
 from sqlalchemy import String, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql
@@ -27,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from audit import merkle
 from audit.models import AuditCheckpoint, AuditEvent, AuditSubject
+from core.canonical import canonical_json
 from core.db import read_only
 
 if TYPE_CHECKING:  # the keyring is handed in: every domain, signing included, records events
@@ -73,7 +73,7 @@ def record(
 
 
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
-_INSERT_EVENT = _EVENTS.insert()
+_INSERT_EVENT = _EVENTS.insert().inline()  # no RETURNING: nobody needs the new id
 _INSERT_EVENT_RETURNING_ID = _EVENTS.insert().returning(_EVENTS.c.id)
 _SUBJECTS = AuditSubject.__table__  # type: ignore[attr-defined]
 _INSERT_SUBJECT = _SUBJECTS.insert()
@@ -105,7 +105,7 @@ _NUMBER_EVENT = (
 def entry_bytes(event: AuditEvent, seq: int) -> bytes:
     """The canonical bytes of an event's leaf (a model or a row): everything that matters, its
     position included."""
-    return rfc8785.dumps(
+    return canonical_json(
         {
             "seq": seq,
             "kind": event.kind,
