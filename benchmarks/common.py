@@ -38,6 +38,27 @@ def per_op_us(fn: Callable[[], object], *, number: int, repeats: int) -> tuple[f
     return statistics.median(runs), min(runs), max(runs)
 
 
+def paired_ratio(
+    fn: Callable[[], object], raw: Callable[[], object], *, number: int, repeats: int
+) -> tuple[tuple[float, float, float], float]:
+    """Times `fn` and its raw reference in alternation and returns fn's (median, min, max) us
+    per call and the median of the per-round ratios. On a shared VM the speed drifts by tens of
+    percent within a minute; paired rounds see the same drift, so the ratio stays put."""
+    fn(), raw()  # warm
+    runs, ratios = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        mid = time.perf_counter()
+        for _ in range(number):
+            raw()
+        end = time.perf_counter()
+        runs.append((mid - start) / number * 1e6)
+        ratios.append((mid - start) / (end - mid))
+    return (statistics.median(runs), min(runs), max(runs)), statistics.median(ratios)
+
+
 def fmt(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
