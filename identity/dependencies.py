@@ -30,7 +30,7 @@ def _is_admin_token(request: Request, token: str) -> bool:
     return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), expected)
 
 
-def current_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
     """Any authenticated caller: citizen, agent counter, agency or administrator."""
     token = bearer_token(request)
     if token is None:
@@ -40,16 +40,22 @@ def current_principal(request: Request) -> Principal:
     return request.app.state.access_tokens.principal(token, epoch())
 
 
-def require_admin(request: Request) -> Principal:
-    principal = current_principal(request)
+# The dependencies are `async def` on purpose: a signature check of ~0.1 ms runs on the event
+# loop for less than FastAPI's hop of a plain `def` dependency to the thread pool (~0.2 ms).
+async def current_principal(request: Request) -> Principal:
+    return principal_of(request)
+
+
+async def require_admin(request: Request) -> Principal:
+    principal = principal_of(request)
     if principal.kind != "admin":
         raise AdminOnly("this call needs the admin token")
     return principal
 
 
 def require_kind(*kinds: str):  # type: ignore[no-untyped-def]
-    def dependency(request: Request) -> Principal:
-        principal = current_principal(request)
+    async def dependency(request: Request) -> Principal:
+        principal = principal_of(request)
         if principal.kind not in kinds:
             raise WrongCallerKind(f"this call is for: {', '.join(kinds)}")
         return principal
