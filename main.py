@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from agents.service import CatalogueDirectory
     from audit.router import router as audit_router
     from audit.service import AuditLog, BackgroundSequencer
+    from core.concurrency import install_executor
     from delegation.router import router as delegation_router
     from delegation.service import DelegationConfig, StatusListPublisher
     from identity import dev_provider
@@ -110,10 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        executor = install_executor(settings.db_pool_size + settings.db_max_overflow)
         sequencer = BackgroundSequencer(app.state.audit, settings.audit_interval_s)
         sequencer.start()
         yield
         sequencer.stop()
+        executor.shutdown(wait=True)
 
     app = FastAPI(
         lifespan=lifespan,

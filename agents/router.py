@@ -24,6 +24,7 @@ from agents.schemas import (
     UseOut,
 )
 from core.clock import utcnow
+from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
 from core.errors import AppError
 from identity.dependencies import require_admin, require_kind
@@ -155,7 +156,7 @@ def _submission_out(s: Submission) -> SubmissionOut:
 @router.post(
     "/v1/submissions", status_code=201, response_model=SubmissionCreated, tags=["submissions"]
 )
-def submit(
+async def submit(
     body: SubmissionCreate,
     principal: Delegate,
     session: SessionDep,
@@ -164,20 +165,30 @@ def submit(
 ) -> Response:
     """File a dossier under a delegation (agent counter or person delegate); consumes one use."""
     state = request.app.state
-    now = utcnow()
-    try:
-        status, answer = submissions.submit(
-            session, state.keyring, state.delegation_config, principal, body, idempotency_key, now
-        )
-    except AppError as exc:
-        session.rollback()  # nothing of the refused submission stays...
-        submissions.record_refusal(
-            session, state.keyring, state.delegation_config, principal, body, exc.code, now
-        )
-        session.commit()  # ...but the refusal itself is on the record
-        raise
-    session.commit()  # the 201 is sent only for committed work
-    return Response(answer, status_code=status, media_type="application/json")
+
+    def submitted() -> Response:
+        now = utcnow()
+        try:
+            status, answer = submissions.submit(
+                session,
+                state.keyring,
+                state.delegation_config,
+                principal,
+                body,
+                idempotency_key,
+                now,
+            )
+        except AppError as exc:
+            session.rollback()  # nothing of the refused submission stays...
+            submissions.record_refusal(
+                session, state.keyring, state.delegation_config, principal, body, exc.code, now
+            )
+            session.commit()  # ...but the refusal itself is on the record
+            raise
+        session.commit()  # the 201 is sent only for committed work
+        return Response(answer, status_code=status, media_type="application/json")
+
+    return await run_blocking(submitted)
 
 
 @router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["submissions"])

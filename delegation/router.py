@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from core.clock import utcnow
+from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
 from core.errors import NotFound
 from delegation import service
@@ -55,16 +56,26 @@ def to_out(d: Delegation, request: Request) -> DelegationOut:
 
 
 @router.post("/v1/delegations", status_code=201, response_model=DelegationOut)
-def grant(
+async def grant(
     body: DelegationCreate, principal: Citizen, session: SessionDep, request: Request
 ) -> DelegationOut:
     """Grant a signed delegation (citizen, VNeID level 2)."""
     state = request.app.state
-    d = service.grant(
-        session, state.keyring, state.delegation_config, state.directory, principal, body, utcnow()
-    )
-    session.commit()
-    return to_out(d, request)
+
+    def granted() -> DelegationOut:
+        d = service.grant(
+            session,
+            state.keyring,
+            state.delegation_config,
+            state.directory,
+            principal,
+            body,
+            utcnow(),
+        )
+        session.commit()
+        return to_out(d, request)
+
+    return await run_blocking(granted)
 
 
 @router.get("/v1/delegations", response_model=list[DelegationOut])
@@ -137,10 +148,12 @@ def qr_code(delegation_id: str, principal: CitizenOrAgent, session: ReadSessionD
 @router.post(
     "/v1/delegations/verify", response_model=VerifyResult, response_model_exclude_none=True
 )
-def verify(body: VerifyRequest, session: ReadSessionDep, request: Request) -> VerifyResult:
+async def verify(body: VerifyRequest, session: ReadSessionDep, request: Request) -> VerifyResult:
     """Check a delegation token: genuine, and usable now (public)."""
     state = request.app.state
-    return service.verify(session, state.keyring, state.delegation_config, body.token, utcnow())
+    return await run_blocking(
+        service.verify, session, state.keyring, state.delegation_config, body.token, utcnow()
+    )
 
 
 @router.get(

@@ -6,11 +6,11 @@ from typing import Annotated
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from core.clock import epoch
+from core.concurrency import run_blocking
 from core.db import autocommit
 from identity import service
 from identity.dependencies import current_principal
@@ -105,7 +105,7 @@ async def token(request: Request) -> JSONResponse:
                     session.commit()
                     return issued
 
-            issued = await run_in_threadpool(exchange)
+            issued = await run_blocking(exchange)
             body = TokenResponse(
                 access_token=issued.access_token,
                 expires_in=issued.expires_in,
@@ -125,7 +125,7 @@ async def token(request: Request) -> JSONResponse:
                     session.commit()  # the login event
                     return issued
 
-            issued = await run_in_threadpool(grant)
+            issued = await run_blocking(grant)
             body = TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
         elif not grant_type:
             raise InvalidRequest("grant_type is required")
