@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from core.clock import utcnow
-from core.db import make_engine, upgrade_schema
+from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
 from core.errors import install_error_handlers
 from core.files import read_or_create_secret
 from core.http import BodySizeLimit
@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         sequencer.stop()
         executor.shutdown(wait=True)
+        if autocommit_engine is not engine:
+            autocommit_engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -128,6 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.autocommit_engine = autocommit_engine = make_autocommit_engine(
+        engine, settings.db_pool_size, settings.db_max_overflow
+    )
+    app.state.read_engine = read_engine(engine, autocommit_engine)
     app.state.keyring = keyring = Keyring(
         engine, key_passphrase(settings), refresh_s=settings.keyring_refresh_s
     )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from audit import merkle
@@ -40,7 +40,7 @@ BATCH = 5000
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     kind: str,
     *,
     actor: str,
@@ -63,7 +63,7 @@ def record(
     }
     if not pids:
         session.execute(_INSERT_EVENT, values)
-    elif session.get_bind().dialect.name == "postgresql":
+    elif _dialect_name(session) == "postgresql":
         # One round trip: the event and its subjects in one statement (a data-modifying CTE).
         session.execute(
             _INSERT_EVENT_WITH_SUBJECTS, {f"e_{k}": v for k, v in values.items()} | {"e_pids": pids}
@@ -101,6 +101,10 @@ _NUMBER_EVENT = (
     .where(_EVENTS.c.id == bindparam("b_id"))
     .values(seq=bindparam("b_seq"), leaf_hash=bindparam("b_leaf"), root_after=bindparam("b_root"))
 )
+
+
+def _dialect_name(db: Session | Connection) -> str:
+    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
 def entry_bytes(event: AuditEvent, seq: int) -> bytes:

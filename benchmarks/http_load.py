@@ -74,6 +74,41 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+class _MachineCpu:
+    """CPU seconds of PostgreSQL's processes and of the load generator (a child process) over a
+    run: with the server's own, they show how much of the machine a run used."""
+
+    def __enter__(self) -> _MachineCpu:
+        self._pg = {pid: _cpu_seconds([pid]) for pid in _postgres_pids()}
+        self._children = self._children_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.postgres_s = sum(
+            _cpu_seconds([pid]) - self._pg.get(pid, 0.0) for pid in _postgres_pids()
+        )
+        self.client_s = self._children_cpu() - self._children
+
+    @staticmethod
+    def _children_cpu() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+
 @contextmanager
 def _server(tmp: Path, workers: int, database_url: str | None):  # type: ignore[no-untyped-def]
     port = _free_port()
@@ -308,16 +343,20 @@ def _run_load(
 ) -> dict[str, Any]:
     import shutil
 
-    if shutil.which("wrk") and shutil.which("taskset"):
-        return _run_wrk(spec, duration, concurrency, pids)
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    before = _cpu_seconds(pids)
-    proc = ctx.Process(target=_load_process, args=(spec, duration, concurrency, out))
-    proc.start()
-    result = out.get(timeout=duration + 120)
-    proc.join()
-    result["server_cpu_s"] = _cpu_seconds(pids) - before
+    with _MachineCpu() as machine:
+        if shutil.which("wrk") and shutil.which("taskset"):
+            result = _run_wrk(spec, duration, concurrency, pids)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            out = ctx.Queue()
+            before = _cpu_seconds(pids)
+            proc = ctx.Process(target=_load_process, args=(spec, duration, concurrency, out))
+            proc.start()
+            result = out.get(timeout=duration + 120)
+            proc.join()
+            result["server_cpu_s"] = _cpu_seconds(pids) - before
+    result["postgres_cpu_s"] = machine.postgres_s
+    result["client_cpu_s"] = machine.client_s
     return result
 
 
@@ -411,6 +450,7 @@ def run(quick: bool) -> list[Row]:
     )
     throughput: dict[tuple[str, str, int], float] = {}
     per_core_rate: dict[tuple[str, str, int], float] = {}
+    busy: dict[tuple[str, str, int], float] = {}  # share of all cores used: server, DB, client
     for backend, workers in configs:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
@@ -444,6 +484,9 @@ def run(quick: bool) -> list[Row]:
                         cpu_per_1000 = r["server_cpu_s"] / max(r["requests"], 1) * 1000
                         per_core = 1000 / cpu_per_1000 if cpu_per_1000 else 0.0
                         throughput[(name, backend, workers)] = rps
+                        busy[(name, backend, workers)] = (
+                            r["server_cpu_s"] + r["postgres_cpu_s"] + r["client_cpu_s"]
+                        ) / (r["elapsed"] * len(os.sched_getaffinity(0)))
                         per_core_rate[(name, backend, workers)] = per_core
                         target = TARGETS.get(name)
                         if name == "submission" and backend != "PostgreSQL":
@@ -499,7 +542,8 @@ def run(quick: bool) -> list[Row]:
                         f"{name}: 2 workers / 1 worker",
                         both / one,
                         "x",
-                        "",
+                        f"machine busy: {busy[(name, backend, 1)]:.0%} at 1 worker, "
+                        f"{busy[(name, backend, 2)]:.0%} at 2",
                         "1 worker",
                         both / one,
                         ">= 1.7x",

@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from core.clock import epoch
 from core.concurrency import run_blocking
-from core.db import autocommit
 from identity import service
 from identity.dependencies import current_principal
 from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
@@ -117,12 +116,13 @@ async def token(request: Request) -> JSONResponse:
             client_id, client_secret = _basic_credentials(request)
 
             def grant() -> service.IssuedToken:
-                # The grant reads the client and INSERTs one login event: nothing to roll back.
-                with Session(autocommit(state.engine)) as session:
+                # The grant reads the client and INSERTs one login event: nothing to roll back,
+                # so it runs in autocommit on a plain connection (no ORM session).
+                with state.autocommit_engine.connect() as conn:
                     issued = service.client_credentials_grant(
-                        session, state.access_tokens, client_id, client_secret, epoch()
+                        conn, state.access_tokens, client_id, client_secret, epoch()
                     )
-                    session.commit()  # the login event
+                    conn.commit()  # the login event (SQLite; PostgreSQL has committed it)
                     return issued
 
             issued = await run_blocking(grant)

@@ -12,6 +12,7 @@ from passlib.context import CryptContext
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from audit import service as audit
@@ -168,7 +169,7 @@ _SELECT_CLIENT = select(
 
 
 def authenticate_client(
-    session: Session, client_id: str, client_secret: str
+    session: Session | Connection, client_id: str, client_secret: str
 ) -> AuthenticatedClient:
     row = (
         session.execute(_SELECT_CLIENT, {"client_id": client_id}).first()
@@ -184,7 +185,11 @@ def authenticate_client(
 
 
 def client_credentials_grant(
-    session: Session, tokens: AccessTokens, client_id: str, client_secret: str, now: float
+    session: Session | Connection,
+    tokens: AccessTokens,
+    client_id: str,
+    client_secret: str,
+    now: float,
 ) -> IssuedToken:
     client = authenticate_client(session, client_id, client_secret)
     audit.record(

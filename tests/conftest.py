@@ -152,6 +152,7 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
     yield make
     for c in clients:
         c.app.state.engine.dispose()  # type: ignore[attr-defined]
+        c.app.state.autocommit_engine.dispose()  # type: ignore[attr-defined]
         c.close()
 
 
