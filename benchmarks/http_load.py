@@ -392,10 +392,15 @@ def _setup(base: str, data_dir: Path, requests: int) -> dict[str, Any]:
         "valid_until": until,
         "max_uses": 10_000,
     }
-    per = 10_000
+    # Real submissions spread over many citizens' delegations; each one's row is locked from
+    # its use to the commit, so a handful shared by every connection would measure lock waits.
+    spread = 64
+    per = requests // spread + 100
     delegations = [
-        httpx.post(f"{base}/v1/delegations", headers=citizen_h, json=grant_body).json()["token"]
-        for _ in range(requests // per + 1)
+        httpx.post(
+            f"{base}/v1/delegations", headers=citizen_h, json={**grant_body, "max_uses": per}
+        ).json()["token"]
+        for _ in range(spread)
     ]
     tokens = [provider.mint(f"0010990{n:05d}", 2) for n in range(requests)]
     return {
