@@ -73,9 +73,12 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    # Per process: with N worker processes the server holds at most N x (pool + overflow)
-    # connections, which must stay under PostgreSQL's max_connections (100 by default). A
-    # request that finds the pool busy waits for a connection rather than failing.
+    # Per process, with the autocommit pool beside this one: N worker processes hold at most
+    # N x 2 x (pool + overflow) connections, which must stay under PostgreSQL's max_connections
+    # (100 by default). A request that finds the pool busy waits for a connection rather than
+    # failing. No pre-ping (a round trip per checkout): a connection cut by a restart fails its
+    # request with a 503 and the pool drops every older connection
+    # (tests/core/test_database_reconnect.py).
     return sa.create_engine(
         url, pool_pre_ping=False, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30
     )
