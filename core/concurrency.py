@@ -26,4 +26,15 @@ async def run_blocking(fn: Callable[..., T], *args: Any) -> T:
     grant (client credentials, one worker on PostgreSQL, alternating runs: 1,000 vs 785 grants
     per second per core).
     """
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        # A thread cannot be stopped. Like FastAPI's own hop, wait for it: the request's
+        # clean-up (closing its session) must not run while the thread still uses it.
+        while not future.done():
+            try:
+                await asyncio.wait([future])
+            except asyncio.CancelledError:
+                continue
+        raise
