@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.pki import DevPki
     from signing.router import pki_router, signatures_router
     from signing.router import router as signing_router
+    from signing.sandbox import SANDBOX
     from signing.service import SigningService
 
     settings = settings or load_settings()
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         sequencer = BackgroundSequencer(app.state.audit, settings.audit_interval_s)
         sequencer.start()
+        SANDBOX.prewarm()
         yield
         sequencer.stop()
         executor.shutdown(wait=True)
@@ -170,7 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hsm = (
         Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys) if settings.pkcs11_module else None
     )
-    app.state.signing = SigningService(engine, keys, hsm)
+    app.state.signing = SigningService(engine, keys, hsm, timeout_s=settings.pdf_timeout_s)
+    SANDBOX.configure(
+        settings.pdf_workers, settings.pdf_memory_mb * 1024 * 1024, settings.pdf_per_sender
+    )
 
     install_error_handlers(app)
     # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get

@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
@@ -31,16 +29,15 @@ from agents.schemas import SubmissionCreate
 from audit import service as audit
 from audit.models import AuditEvent
 from core import canonical
+from core.db import InsertIfAbsent
 from core.errors import Conflict
 from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
 from identity.exceptions import WrongCallerKind
 from identity.principals import Principal
-from signing.exceptions import DamagedPdf, NoSigningKey
 from signing.keyring import Keyring
-from signing.pades import UnreadablePdf
-from signing.service import SigningService, SigningUnavailable
+from signing.service import SigningService
 
 RECEIPT_TYP = "receipt+jwt"
 MAX_DOSSIER_BYTES = 1024 * 1024
@@ -68,20 +65,16 @@ def _is_delegate(principal: Principal, delegate: dict[str, Any]) -> bool:
 _IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
 _PROCEDURES = Procedure.__table__  # type: ignore[attr-defined]
-_CLAIM_KEY = {
-    dialect: insert(_IDEMPOTENCY)
-    .values(
-        caller=bindparam("p_caller"),
-        key=bindparam("p_key"),
-        request_sha256=bindparam("p_request_sha256"),
-        response_status=0,
-        response_body="",
-        created_at=bindparam("p_now"),
-    )
-    .on_conflict_do_nothing()
-    .returning(_IDEMPOTENCY.c.caller)
-    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_CLAIM_KEY = InsertIfAbsent(
+    _IDEMPOTENCY,
+    _IDEMPOTENCY.c.caller,
+    caller=bindparam("p_caller"),
+    key=bindparam("p_key"),
+    request_sha256=bindparam("p_request_sha256"),
+    response_status=0,
+    response_body="",
+    created_at=bindparam("p_now"),
+)
 _STORED_ANSWER = select(
     _IDEMPOTENCY.c.request_sha256, _IDEMPOTENCY.c.response_status, _IDEMPOTENCY.c.response_body
 ).where(_IDEMPOTENCY.c.caller == bindparam("p_caller"), _IDEMPOTENCY.c.key == bindparam("p_key"))
@@ -108,9 +101,8 @@ def _stored_answer(
 
 
 def _claim_key(session: Session, caller: str, key: str, request_sha256: str, now: datetime) -> bool:
-    statement = _CLAIM_KEY[session.get_bind().dialect.name]
     params = {"p_caller": caller, "p_key": key, "p_request_sha256": request_sha256, "p_now": now}
-    return session.execute(statement, params).first() is not None
+    return _CLAIM_KEY(session, params)
 
 
 def submit(
@@ -353,12 +345,9 @@ def attach_result(
     s = get_visible(session, principal, submission_id)
     if s.status == "completed":
         raise AlreadyCompleted(f"submission {s.id} already has its result")
-    try:
-        signed = signing.sign(pdf, s.agency_code, "B-LT", reason=f"Kết quả hồ sơ {s.id}")
-    except UnreadablePdf as exc:
-        raise DamagedPdf(str(exc)) from None
-    except SigningUnavailable as exc:
-        raise NoSigningKey(str(exc)) from None
+    signed = signing.sign_upload(
+        pdf, s.agency_code, "B-LT", reason=f"Kết quả hồ sơ {s.id}", client=_actor(principal)
+    )
     result = SubmissionResult(
         submission_id=s.id,
         pdf=signed,

@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--only inproc,pdf,http] [--json PATH]"""
+"""python -m benchmarks [--quick] [--only inproc,pdf,http] [--http-seconds S] [--json PATH]"""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a one-minute pass")
     parser.add_argument("--only", default="inproc,pdf,http", help="comma-separated groups")
+    parser.add_argument(
+        "--http-seconds", type=float, help="load per HTTP row (default 2 with --quick, else 8)"
+    )
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"))
     args = parser.parse_args()
     groups = args.only.split(",")
@@ -33,7 +36,7 @@ def main() -> int:
     if "http" in groups:
         from benchmarks import http_load
 
-        rows += http_load.run(args.quick)
+        rows += http_load.run(args.quick, args.http_seconds)
     print_table(rows)
     missed = [r for r in rows if r.met is False]
     print(

@@ -201,7 +201,10 @@ async def _load(spec: dict[str, Any], duration: float, concurrency: int) -> dict
                     token = spec["delegations"][i % len(spec["delegations"])]
                     call = client.post(
                         "/v1/submissions",
-                        headers={**spec["headers"], "Idempotency-Key": f"{spec.get('tag', 'b')}{i}"},
+                        headers={
+                            **spec["headers"],
+                            "Idempotency-Key": f"{spec.get('tag', 'b')}{i}",
+                        },
                         json={
                             "delegation_token": token,
                             "procedure": "1.001612",
@@ -449,9 +452,9 @@ def _postgres_base() -> str | None:
         return None
 
 
-def run(quick: bool) -> list[Row]:
-    duration = 2.0 if quick else 8.0
-    warmup = 1.0 if quick else 3.0
+def run(quick: bool, seconds: float | None = None) -> list[Row]:
+    duration = seconds or (2.0 if quick else 8.0)
+    warmup = min(1.0 if quick else 3.0, duration)
     # Closed-loop connections per server worker: 4 already keep a worker busy (submissions on
     # PostgreSQL, one worker: 363 req/s at 4 connections, 367 at 8, 334 at 16), and every
     # connection beyond that only waits in a queue, adding latency (p99 38 ms at 4, 84 ms at

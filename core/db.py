@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi import Request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -82,6 +84,22 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     return sa.create_engine(
         url, pool_pre_ping=False, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30
     )
+
+
+class InsertIfAbsent:
+    """`INSERT .. ON CONFLICT DO NOTHING RETURNING column`, built once for each dialect: one
+    statement that either claims a row or says it was already there (no SAVEPOINT)."""
+
+    def __init__(self, table: sa.Table, returning: sa.Column, /, **values: object):
+        self._statements = {
+            name: insert(table).values(**values).on_conflict_do_nothing().returning(returning)
+            for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+        }
+
+    def __call__(self, session: Session, params: dict[str, object]) -> bool:
+        """True if this call inserted the row."""
+        statement = self._statements[session.get_bind().dialect.name]
+        return session.execute(statement, params).first() is not None
 
 
 def upgrade_schema(engine: Engine) -> None:

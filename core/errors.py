@@ -7,7 +7,9 @@
      ├── NotFound           404  not_found
      ├── Conflict           409  conflict
      ├── PayloadTooLarge    413  payload_too_large
-     └── Unprocessable      422  unprocessable
+     ├── Unprocessable      422  unprocessable
+     ├── TooManyRequests    429  too_many_requests   (with Retry-After)
+     └── ServiceUnavailable 503  service_unavailable (with Retry-After)
 
 Each domain subclasses these in its `exceptions.py` with its own stable `code`. Services raise
 them; one handler renders them. No stack trace ever reaches a client.
@@ -73,6 +75,22 @@ class PayloadTooLarge(AppError):
 
 class Unprocessable(AppError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+class TooManyRequests(AppError):
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1, **kw: Any):
+        super().__init__(detail, **kw)
+        self.headers["Retry-After"] = str(max(1, retry_after_s))
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1, **kw: Any):
+        super().__init__(detail, **kw)
+        self.headers["Retry-After"] = str(max(1, retry_after_s))
 
 
 def problem(

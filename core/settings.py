@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     audit_interval_s: float = Field(default=2.0, gt=0, le=60)
     # Checking an uploaded PDF may take this long before its worker is killed (422).
     pdf_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # Each upload is parsed in a worker process of its own with this address-space cap; at most
+    # `pdf_workers` at once per server process, and `pdf_per_sender` per sender (address for
+    # verification, agency for signing), so one sender of hostile files cannot hold them all.
+    pdf_memory_mb: int = Field(default=1024, ge=256, le=65_536)
+    pdf_workers: int = Field(default=4, ge=1, le=64)
+    pdf_per_sender: int = Field(default=1, ge=1, le=64)
     # Agency keys in an HSM: the PKCS#11 module, and per agency code which token and key, e.g.
     # UYQUYEN_PKCS11_KEYS='{"HN-TUPHAP": {"token_label": "t", "key_label": "k", "pin": "..."}}'.
     pkcs11_module: str | None = None

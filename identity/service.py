@@ -10,12 +10,11 @@ from typing import Any
 
 from passlib.context import CryptContext
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from audit import service as audit
+from core.db import InsertIfAbsent
 from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest, NotAuthenticated
 from identity.models import ExchangedIdToken, OAuthClient
 from identity.principals import Principal
@@ -95,13 +94,12 @@ class AccessTokens:
 
 _EXCHANGED = ExchangedIdToken.__table__  # type: ignore[attr-defined]
 # One statement, built once, no savepoint: the row is new, or the token was already exchanged.
-_RECORD_EXCHANGE = {
-    dialect: insert(_EXCHANGED)
-    .values(token_hash=bindparam("b_hash"), expires_at=bindparam("b_expires"))
-    .on_conflict_do_nothing()
-    .returning(_EXCHANGED.c.token_hash)
-    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_RECORD_EXCHANGE = InsertIfAbsent(
+    _EXCHANGED,
+    _EXCHANGED.c.token_hash,
+    token_hash=bindparam("b_hash"),
+    expires_at=bindparam("b_expires"),
+)
 
 
 def exchange_id_token(
@@ -122,11 +120,7 @@ def exchange_id_token(
     # The replay check lives in the database so it holds across every server process: the
     # primary key makes the second insert of the same token fail, whichever process does it.
     expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
-    first_use = session.execute(
-        _RECORD_EXCHANGE[session.get_bind().dialect.name],
-        {"b_hash": verified.replay_key, "b_expires": expires_at},
-    ).first()
-    if first_use is None:
+    if not _RECORD_EXCHANGE(session, {"b_hash": verified.replay_key, "b_expires": expires_at}):
         raise InvalidGrant("this ID token has already been exchanged")
     if random.random() < 0.01:  # keep the table small without a scheduler
         session.execute(

@@ -7,9 +7,19 @@ NoSignatureInPdf     422 no_signature       nothing to verify
 FileTooLarge         413 file_too_large
 NoSigningKey         409 no_signing_key     e.g. the owner's certificate is revoked
 BadTimestampRequest  400 bad_timestamp_request
+TooComplex           422 pdf_too_complex    past the deadline or the memory cap of its worker
+TooManyDocuments     429 too_many_concurrent_documents   this sender already has its share
+DocumentWorkersBusy  503 document_workers_busy           every worker is busy
 """
 
-from core.errors import BadRequest, Conflict, PayloadTooLarge, Unprocessable
+from core.errors import (
+    BadRequest,
+    Conflict,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unprocessable,
+)
 
 
 class EmptyFile(Unprocessable):
@@ -42,3 +52,11 @@ class BadTimestampRequest(BadRequest):
 
 class TooComplex(Unprocessable):
     code, title = "pdf_too_complex", "The PDF is too complex to check"
+
+
+class TooManyDocuments(TooManyRequests):
+    code, title = "too_many_concurrent_documents", "Too many documents in progress"
+
+
+class DocumentWorkersBusy(ServiceUnavailable):
+    code, title = "document_workers_busy", "Every document worker is busy"

@@ -9,6 +9,7 @@ ignores changes appended after signing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -30,11 +31,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509 import ocsp
+from pyhanko.pdf_utils.decode_limits import (
+    DEFAULT_PURPOSE_LIMITS,
+    DecodeLimits,
+    DecodePurpose,
+    MiB,
+    StreamDecodeLimits,
+)
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError, as_signing_certificate, simple_cms_attribute
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
@@ -44,6 +53,8 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from signing.sandbox import PdfTooComplex, ask_parent
 
 log = logging.getLogger("uyquyen.signing")
 
@@ -55,6 +66,19 @@ def _drop_expected_fetch_warning(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_drop_expected_fetch_warning)
+
+# Uploads come from anyone. pyHanko's defaults for untrusted input bound object streams and
+# the whole document's decoding, but a cross-reference stream may inflate to whatever its /Size
+# claims (64 MB from 100 KB, measured: 34 s and 2.1 GB to parse). Real xref streams are
+# regular and compress 10-50x; a document with 2 million objects is not a document.
+UNTRUSTED_INPUT = DecodeLimits(
+    per_purpose={
+        **DEFAULT_PURPOSE_LIMITS,
+        DecodePurpose.XREF_STREAM: StreamDecodeLimits(
+            max_ratio=200, ratio_floor=MiB, max_output_size=16 * MiB
+        ),
+    }
+)
 
 Level = Literal["B-B", "B-T", "B-LT"]
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT")
@@ -80,6 +104,12 @@ class UnreadablePdf(Exception):
 
 class NoSignature(Exception):
     """A PDF without any signature to verify."""
+
+
+def _refusal(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, PdfDecodeLimitError):
+        return PdfTooComplex(f"a stream of the PDF inflates beyond the limits: {exc}")
+    return UnreadablePdf(f"{what}: {exc}")
 
 
 def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -193,6 +223,158 @@ def dev_timestamper(
     )
 
 
+@dataclass(frozen=True)
+class ValidationInputs:
+    """A B-LT signature's validation context, as bytes (it crosses into a worker process)."""
+
+    trust_roots: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
+    ocsps: tuple[bytes, ...]
+    other_certs: tuple[bytes, ...]
+    allow_fetching: bool
+
+    def context(self) -> ValidationContext:
+        return ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(c) for c in self.trust_roots],
+            allow_fetching=self.allow_fetching,
+            crls=[asn1_crl.CertificateList.load(c) for c in self.crls],
+            ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in self.ocsps],
+            other_certs=[asn1_x509.Certificate.load(c) for c in self.other_certs],
+            revocation_mode="hard-fail",
+        )
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """Everything a worker process needs to sign an untrusted upload, except the key."""
+
+    pdf: bytes
+    level: Level
+    visible: bool
+    reason: str | None
+    display_name: str
+    cert: bytes  # DER
+    chain: tuple[bytes, ...]
+    validation: ValidationInputs | None  # B-LT only
+
+
+class _ParentSigner(signers.Signer):
+    """In a sandbox worker: the CMS signature is made by the parent process, which holds the
+    key; this side only knows the certificate (for the field, the stamp and the DSS)."""
+
+    def __init__(self, cert: asn1_x509.Certificate, chain: list[asn1_x509.Certificate]):
+        super().__init__(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(chain))
+
+    async def async_sign(  # type: ignore[override]
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> asn1_cms.ContentInfo:
+        signing_time = signed_attr_settings.signing_time if signed_attr_settings else None
+        question = (
+            "cms",
+            data_digest,
+            digest_algorithm,
+            dry_run,
+            use_pades,
+            signing_time,
+            timestamper is not None,
+        )
+        return asn1_cms.ContentInfo.load(ask_parent(question))
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("the key is in the parent process")
+
+
+class _ParentTimeStamper(TimeStamper):
+    """In a sandbox worker: timestamp tokens come from the parent's timestamping authority."""
+
+    async def async_timestamp(
+        self, message_digest: bytes, md_algorithm: str
+    ) -> asn1_cms.ContentInfo:
+        return asn1_cms.ContentInfo.load(ask_parent(("timestamp", message_digest, md_algorithm)))
+
+
+def sign_in_worker(request: SignRequest) -> bytes:
+    """The sandboxed half of signing an upload: parse, lay out and write the PDF here."""
+    cert = asn1_x509.Certificate.load(request.cert)
+    chain = [asn1_x509.Certificate.load(c) for c in request.chain]
+    timestamper = _ParentTimeStamper() if request.level in ("B-T", "B-LT") else None
+    vc = request.validation.context() if request.validation is not None else None
+    return _sign_document(
+        io.BytesIO(request.pdf),
+        _ParentSigner(cert, chain),
+        timestamper,
+        request.level,
+        request.visible,
+        request.reason,
+        request.display_name,
+        vc,
+    )
+
+
+def _sign_document(
+    pdf: IO[bytes],
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    level: Level,
+    visible: bool,
+    reason: str | None,
+    display_name: str,
+    validation_context: ValidationContext | None,
+) -> bytes:
+    try:
+        writer = IncrementalPdfFileWriter(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "not a readable PDF") from None
+    try:
+        existing = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "not a readable PDF") from None
+    field_name = next(f"uyquyen-{n}" for n in range(1, 10_000) if f"uyquyen-{n}" not in existing)
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        location="Hà Nội",
+        embed_validation_info=level == "B-LT",
+        validation_context=validation_context if level == "B-LT" else None,
+    )
+    new_field = None
+    stamp = None
+    if visible:
+        new_field = fields.SigFieldSpec(
+            sig_field_name=field_name, on_page=0, box=(36, 36, 296, 106)
+        )
+        stamp = TextStampStyle(stamp_text=f"Ky boi / Signed by: {ascii_fold(display_name)}\n%(ts)s")
+    pdf_signer = signers.PdfSigner(
+        meta, signer, timestamper=timestamper, stamp_style=stamp, new_field_spec=new_field
+    )
+    out = io.BytesIO()
+    try:
+        try:
+            pdf_signer.sign_pdf(writer, output=out, bytes_reserved=RESERVED[level])
+        except SigningError as exc:
+            if "allocated" not in str(exc):
+                raise
+            # A longer chain than ours (a national CA, RSA-4096) outgrew the placeholder:
+            # sign again and let pyHanko measure it (a dry run, then the signature).
+            pdf.seek(0)
+            writer = IncrementalPdfFileWriter(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
+            out = io.BytesIO()
+            pdf_signer.sign_pdf(writer, output=out)
+    except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "the PDF could not be signed") from None
+    return out.getvalue()
+
+
 class PadesService:
     def __init__(
         self,
@@ -206,21 +388,22 @@ class PadesService:
         self._lock = threading.Lock()
 
     # -- signing ---------------------------------------------------------------------------
-    def _validation_context(self, identity: SigningIdentity) -> ValidationContext:
-        crls, ocsps = [], []
+    def validation_inputs(self, identity: SigningIdentity) -> ValidationInputs:
+        """What a B-LT signature embeds, as bytes a worker process can take."""
+        crls: list[bytes] = []
+        ocsps: list[bytes] = []
         if self.revocation is not None:
-            crls = [asn1_crl.CertificateList.load(c) for c in self.revocation.crls()]
+            crls = list(self.revocation.crls())
             response = self.revocation.ocsp_for(identity.cert)
             if response is not None:
-                ocsps = [asn1_ocsp.OCSPResponse.load(response)]
-        return ValidationContext(
-            trust_roots=self.trust_roots,
+                ocsps = [response]
+        return ValidationInputs(
+            trust_roots=tuple(c.dump() for c in self.trust_roots),
+            crls=tuple(crls),
+            ocsps=tuple(ocsps),
+            other_certs=tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain),
             # Our own PKI answers in-process; a real CA is asked at its CRL/OCSP URLs.
             allow_fetching=self.revocation is None,
-            crls=crls,
-            ocsps=ocsps,
-            other_certs=[asn1_cert(c) for c in identity.chain],
-            revocation_mode="hard-fail",
         )
 
     def sign(
@@ -232,61 +415,42 @@ class PadesService:
         visible: bool = False,
         reason: str | None = None,
     ) -> bytes:
+        """Sign in this process (trusted input: benchmarks, our own documents)."""
         if level not in LEVELS:
             raise ValueError(f"unknown PAdES level {level}")
-        try:
-            writer = IncrementalPdfFileWriter(pdf, strict=False)
-        except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
-            raise UnreadablePdf(f"not a readable PDF: {exc}") from None
-        existing = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
-        field_name = next(
-            f"uyquyen-{n}" for n in range(1, 10_000) if f"uyquyen-{n}" not in existing
-        )
-        meta = signers.PdfSignatureMetadata(
-            field_name=field_name,
-            md_algorithm="sha256",
-            subfilter=fields.SigSeedSubFilter.PADES,
-            reason=reason,
-            location="Hà Nội",
-            embed_validation_info=level == "B-LT",
-            validation_context=self._validation_context(identity) if level == "B-LT" else None,
-        )
         timestamper = None
         if level in ("B-T", "B-LT"):
             if self.timestamper is None:
                 raise RuntimeError("no timestamp authority configured")
             timestamper = self.timestamper
-        new_field = None
-        stamp = None
-        if visible:
-            new_field = fields.SigFieldSpec(
-                sig_field_name=field_name, on_page=0, box=(36, 36, 296, 106)
-            )
-            stamp = TextStampStyle(
-                stamp_text=f"Ky boi / Signed by: {ascii_fold(identity.display_name)}\n%(ts)s"
-            )
-        pdf_signer = signers.PdfSigner(
-            meta,
-            identity.signer,
-            timestamper=timestamper,
-            stamp_style=stamp,
-            new_field_spec=new_field,
+        vc = self.validation_inputs(identity).context() if level == "B-LT" else None
+        return _sign_document(
+            pdf, identity.signer, timestamper, level, visible, reason, identity.display_name, vc
         )
-        out = io.BytesIO()
-        try:
-            try:
-                pdf_signer.sign_pdf(writer, output=out, bytes_reserved=RESERVED[level])
-            except SigningError as exc:
-                if "allocated" not in str(exc):
-                    raise
-                # A longer chain than ours (a national CA, RSA-4096) outgrew the placeholder:
-                # sign again and let pyHanko measure it (a dry run, then the signature).
-                pdf.seek(0)
-                writer, out = IncrementalPdfFileWriter(pdf, strict=False), io.BytesIO()
-                pdf_signer.sign_pdf(writer, output=out)
-        except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
-            raise UnreadablePdf(f"the PDF could not be signed: {exc}") from None
-        return out.getvalue()
+
+    def answer_worker(self, identity: SigningIdentity, question: tuple[Any, ...]) -> bytes:
+        """A sandboxed signing job's question (see `sign_in_worker`): the CMS signature over a
+        document digest, or a timestamp token, made here where the keys are."""
+        if question[0] == "timestamp":
+            _, digest, md_algorithm = question
+            if self.timestamper is None:
+                raise RuntimeError("no timestamp authority configured")
+            token = asyncio.run(self.timestamper.async_timestamp(digest, md_algorithm))
+            return bytes(token.dump())
+        _, digest, md_algorithm, dry_run, use_pades, signing_time, with_timestamp = question
+        if with_timestamp and self.timestamper is None:
+            raise RuntimeError("no timestamp authority configured")
+        signed = asyncio.run(
+            identity.signer.async_sign(
+                digest,
+                md_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=self.timestamper if with_timestamp else None,
+                signed_attr_settings=PdfCMSSignedAttributes(signing_time=signing_time),
+            )
+        )
+        return bytes(signed.dump())
 
     # -- verification ----------------------------------------------------------------------
     def verify(
@@ -298,10 +462,10 @@ class PadesService:
         """One entry per signature. `soft-fail` accepts a certificate whose revocation status
         cannot be found; `hard-fail` demands it (from the document's DSS or `extra_crls`)."""
         try:
-            reader = PdfFileReader(pdf, strict=False)
+            reader = PdfFileReader(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
             signatures = reader.embedded_signatures
         except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
-            raise UnreadablePdf(f"not a readable PDF: {exc}") from None
+            raise _refusal(exc, "not a readable PDF") from None
         if not signatures:
             raise NoSignature("the PDF has no signature")
         try:
@@ -396,3 +560,13 @@ class PadesService:
             problems.append("the timestamp is not valid or not trusted")
         entry["valid"] = bool(status.bottom_line) and not modified and not problems
         return entry
+
+
+def verify_in_worker(
+    pdf: bytes, roots_pem: bytes, crls: list[bytes], mode: str
+) -> list[dict[str, Any]]:
+    """The sandboxed verification of an upload (see signing.sandbox)."""
+    service = PadesService(
+        x509.load_pem_x509_certificates(roots_pem) if roots_pem else [], None, None
+    )
+    return service.verify(io.BytesIO(pdf), extra_crls=crls, revocation_mode=mode)

@@ -11,16 +11,8 @@ from audit import service as audit
 from core.errors import NotFound
 from identity.dependencies import require_kind
 from identity.principals import Principal
-from signing.exceptions import (
-    BadTimestampRequest,
-    DamagedPdf,
-    NoSignatureInPdf,
-    NoSigningKey,
-    TooComplex,
-)
-from signing.pades import NoSignature, UnreadablePdf
-from signing.sandbox import PdfTooComplex
-from signing.service import SigningService, SigningUnavailable
+from signing.exceptions import BadTimestampRequest
+from signing.service import SigningService
 from signing.uploads import checked_pdf
 
 router = APIRouter(tags=["keys"])
@@ -101,23 +93,6 @@ signatures_router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
 Agency = Annotated[Principal, Depends(require_kind("agency"))]
 
 
-def sign_upload(
-    signing: SigningService,
-    upload: UploadFile,
-    owner: str,
-    level: str,
-    visible: bool,
-    max_bytes: int,
-) -> bytes:
-    pdf = checked_pdf(upload, max_bytes)
-    try:
-        return signing.sign(pdf, owner, level, visible=visible)  # type: ignore[arg-type]
-    except UnreadablePdf as exc:
-        raise DamagedPdf(str(exc)) from None
-    except SigningUnavailable as exc:
-        raise NoSigningKey(str(exc)) from None
-
-
 @signatures_router.post(
     "/pdf", response_class=Response, responses={200: {"content": {"application/pdf": {}}}}
 )
@@ -130,8 +105,9 @@ def sign_pdf(
 ) -> Response:
     """Sign a PDF with the calling agency's certificate (PAdES, incremental update)."""
     agency = principal.agency_code or ""
-    signed = sign_upload(
-        _signing(request), file, agency, level, visible, request.app.state.settings.max_upload_bytes
+    pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
+    signed = _signing(request).sign_upload(
+        pdf, agency, level, visible=visible, client=f"agency:{agency}"
     )
     with Session(request.app.state.engine) as session:
         audit.record(
@@ -153,16 +129,8 @@ def sign_pdf(
 def verify_pdf(request: Request, file: Annotated[UploadFile, File()]) -> dict:
     """Verify every signature of a PDF: integrity, trust, timestamp, changes after signing."""
     pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
-    try:
-        signatures = _signing(request).verify(
-            pdf, timeout_s=request.app.state.settings.pdf_timeout_s
-        )
-    except UnreadablePdf as exc:
-        raise DamagedPdf(str(exc)) from None
-    except PdfTooComplex as exc:
-        raise TooComplex(str(exc)) from None
-    except NoSignature as exc:
-        raise NoSignatureInPdf(str(exc)) from None
+    sender = request.client.host if request.client else "unknown"
+    signatures = _signing(request).verify_upload(pdf, client=f"address:{sender}")
     return {"valid": all(s["valid"] for s in signatures), "signatures": signatures}
 
 

@@ -8,6 +8,8 @@ Keys come from a key source: the development PKI (signing.pki.DevPki) or configu
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
@@ -19,14 +21,51 @@ from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from signing.exceptions import (
+    DamagedPdf,
+    DocumentWorkersBusy,
+    NoSignatureInPdf,
+    NoSigningKey,
+    TooComplex,
+    TooManyDocuments,
+)
 from signing.hsm import Pkcs11Keys
-from signing.pades import Level, PadesService, RevocationSource, SigningIdentity, file_signer
+from signing.pades import (
+    Level,
+    NoSignature,
+    PadesService,
+    RevocationSource,
+    SigningIdentity,
+    SignRequest,
+    UnreadablePdf,
+    file_signer,
+    sign_in_worker,
+    verify_in_worker,
+)
 from signing.pki import DevPki, Identity
-from signing.sandbox import VERIFIERS
+from signing.sandbox import SANDBOX, PdfTooComplex, SandboxBusy
 
 
 class SigningUnavailable(Exception):
     """No key to sign with for this owner."""
+
+
+@contextmanager
+def _upload_problems() -> Iterator[None]:
+    try:
+        yield
+    except UnreadablePdf as exc:
+        raise DamagedPdf(str(exc)) from None
+    except NoSignature as exc:
+        raise NoSignatureInPdf(str(exc)) from None
+    except PdfTooComplex as exc:
+        raise TooComplex(str(exc)) from None
+    except SigningUnavailable as exc:
+        raise NoSigningKey(str(exc)) from None
+    except SandboxBusy as exc:
+        if exc.per_client:
+            raise TooManyDocuments(str(exc)) from None
+        raise DocumentWorkersBusy(str(exc)) from None
 
 
 class KeySource(Protocol):
@@ -39,8 +78,15 @@ class KeySource(Protocol):
 
 
 class SigningService:
-    def __init__(self, engine: Engine, source: KeySource, hsm: Pkcs11Keys | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        source: KeySource,
+        hsm: Pkcs11Keys | None = None,
+        timeout_s: float = 20.0,
+    ):
         self.engine = engine
+        self.timeout_s = timeout_s
         self.source = source
         self.hsm = hsm
         self._identities: dict[str, SigningIdentity] = {}
@@ -102,25 +148,73 @@ class SigningService:
         level: Level,
         visible: bool = False,
         reason: str | None = None,
+        *,
+        timeout_s: float = 20.0,
+        client: str | None = None,
     ) -> bytes:
+        """Sign an untrusted upload: the PDF is parsed and written in a sandbox worker (deadline,
+        memory cap); the signature itself is made here, where the key is."""
         identity = self.identity(owner)
         if level != "B-B" and self.source.timestamper() is None:
             raise SigningUnavailable("no timestamping authority is configured (UYQUYEN_TSA_URL)")
-        if self.hsm is not None and owner in self.hsm:
-            with self.hsm.sign_lock:  # one PKCS#11 session, used by one thread at a time
-                return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
-        return self.pades.sign(pdf, identity, level, visible=visible, reason=reason)
+        pades = self.pades
+        request = SignRequest(
+            pdf=pdf.read(),
+            level=level,
+            visible=visible,
+            reason=reason,
+            display_name=identity.display_name,
+            cert=identity.cert.public_bytes(serialization.Encoding.DER),
+            chain=tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain),
+            validation=pades.validation_inputs(identity) if level == "B-LT" else None,
+        )
+        hsm_owner = self.hsm is not None and owner in self.hsm
+
+        def answer(question: tuple[Any, ...]) -> bytes:
+            if hsm_owner:
+                assert self.hsm is not None
+                with self.hsm.sign_lock:  # one PKCS#11 session, used by one thread at a time
+                    return pades.answer_worker(identity, question)
+            return pades.answer_worker(identity, question)
+
+        return SANDBOX.run(
+            sign_in_worker,
+            (request,),
+            timeout_s=timeout_s,
+            client=client or f"owner:{owner}",
+            answer=answer,
+        )
+
+    def sign_upload(
+        self, pdf: IO[bytes], owner: str, level: Level, *, client: str, **options: Any
+    ) -> bytes:
+        """`sign`, with every refusal as a problem a client can act on."""
+        with _upload_problems():
+            return self.sign(pdf, owner, level, timeout_s=self.timeout_s, client=client, **options)
+
+    def verify_upload(self, pdf: IO[bytes], *, client: str) -> list[dict[str, Any]]:
+        """`verify`, with every refusal as a problem a client can act on."""
+        with _upload_problems():
+            return self.verify(pdf, timeout_s=self.timeout_s, client=client)
 
     def verify(
-        self, pdf: IO[bytes], revocation_mode: str = "soft-fail", timeout_s: float = 20.0
+        self,
+        pdf: IO[bytes],
+        revocation_mode: str = "soft-fail",
+        timeout_s: float = 20.0,
+        client: str = "anonymous",
     ) -> list[dict[str, Any]]:
-        """Verify an untrusted upload in a worker process, with a deadline."""
-        return VERIFIERS.verify(
-            pdf.read(),
-            self.trust_anchors_pem(),
-            self.source.verification_crls(),
-            revocation_mode,
-            timeout_s,
+        """Verify an untrusted upload in a sandbox worker, with a deadline and a memory cap."""
+        return SANDBOX.run(
+            verify_in_worker,
+            (
+                pdf.read(),
+                self.trust_anchors_pem(),
+                self.source.verification_crls(),
+                revocation_mode,
+            ),
+            timeout_s=timeout_s,
+            client=client,
         )
 
     def trust_anchors_pem(self) -> bytes:

@@ -53,7 +53,9 @@ class _PostgresTemplates:
 
     def __init__(self, url: str):
         self.base = sa.make_url(url)
-        self.admin = sa.create_engine(self.base, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+        self.admin = sa.create_engine(
+            self.base, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+        )
         self.template_name = f"uyq_tmpl_{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{self.template_name}"')
@@ -95,7 +97,9 @@ def _postgres_templates() -> Iterator[_PostgresTemplates | None]:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_templates: _SqliteTemplates,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _sqlite_templates: _SqliteTemplates,
     _postgres_templates: _PostgresTemplates | None,
 ) -> Iterator[str]:
     """A fresh, migrated database on each backend."""

@@ -15,12 +15,85 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_in_process_and_pdf_benchmarks_print_a_table_and_write_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "inproc,pdf",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "inproc,pdf", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ID-token verify ES256 (warm JWKS)" in proc.stdout and "| ratio |" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
     names = {r["name"] for r in rows}
-    assert {"raw ES256 verify (cryptography)", "delegation-token verify + status-list lookup",
-            "sign B-B, 1 page (warm, in-process)", "sign B-B: 10 MB minus 1 page"} <= names
+    assert {
+        "raw ES256 verify (cryptography)",
+        "delegation-token verify + status-list lookup",
+        "sign B-B, 1 page (warm, in-process)",
+        "sign B-B: 10 MB minus 1 page",
+    } <= names
     assert all(r["ratio"] is None or r["ratio"] > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_http_benchmarks_run_every_scenario_against_real_servers_without_errors(
+    tmp_path: Path,
+) -> None:
+    """Real `serve` processes on SQLite and, where CI gives one, PostgreSQL with 1 and 2 workers;
+    short loads, so only that every row is there and no request failed is asserted."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "http",
+            "--http-seconds",
+            "0.5",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    scenarios = {
+        "token exchange",
+        "client-credentials grant",
+        "delegation grant",
+        "submission",
+        "delegation verify",
+    }
+    groups = {r["group"] for r in rows if r["name"] in scenarios}
+    assert "http SQLite 1w" in groups and len(groups) >= 2, groups
+    for group in groups:
+        measured = {r["name"]: r for r in rows if r["group"] == group}
+        assert scenarios <= set(measured), (group, set(measured))
+        for r in measured.values():
+            assert r["extra"]["requests"] > 0 and r["extra"]["errors"] == 0, (group, r)
+            assert r["ratio"] > 0 and r["extra"]["server_cpu_s"] > 0
+    assert any(r["name"].endswith("2 workers / 1 worker") for r in rows)
+    assert "per server core (CPU time)" in proc.stdout
+
+
+def test_readme_performance_section_shows_the_command_and_a_table_with_every_target() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    assert "python -m benchmarks --quick" in section
+    for row in (
+        "ID-token verify ES256 (warm JWKS)",
+        "delegation-token verify + status-list lookup",
+        "sign B-B, 1 page (warm, in-process)",
+        "service B-B 1 page vs pyHanko CLI",
+        "sign B-B: 10 MB minus 1 page",
+        "client-credentials grant",
+        "token exchange",
+        "submission: 2 workers / 1 worker",
+    ):
+        assert row in section, row
+    assert "| ratio " in section and "| met" in section

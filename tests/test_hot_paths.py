@@ -30,23 +30,36 @@ def _watch(monkeypatch: pytest.MonkeyPatch, calls: Counter[str], owner: Any, nam
 
 def test_warm_hot_paths_load_no_key_and_read_no_file(world, issuer, monkeypatch) -> None:
     client = world.client
-    counter = client.post("/v1/agents/VNPOST/counters", headers=world.admin,
-                          json={"name": "Quầy 2", "ward_code": "09552"}).json()
+    counter = client.post(
+        "/v1/agents/VNPOST/counters",
+        headers=world.admin,
+        json={"name": "Quầy 2", "ward_code": "09552"},
+    ).json()
     delegation = grant(world.client, world.citizen, max_uses=10)["token"]
     pdf = pdfs.simple_pdf()
 
     def one_round() -> None:
-        assert client.post("/oauth/token", data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token()}
-                           ).status_code == 200
-        assert client_token(client, counter["client_id"], counter["client_secret"]).status_code == 200
+        assert (
+            client.post(
+                "/oauth/token", data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token()}
+            ).status_code
+            == 200
+        )
+        assert (
+            client_token(client, counter["client_id"], counter["client_secret"]).status_code == 200
+        )
         assert client.get("/v1/me", headers=world.vnpost).status_code == 200
         assert grant(world.client, world.citizen)["token"]
         assert submit(client, world.vnpost, delegation).status_code == 201
         assert client.post("/v1/delegations/verify", json={"token": delegation}).json()["valid"]
         assert client.get("/.well-known/jwks.json").status_code == 200
         for level in ("B-B", "B-T", "B-LT"):  # B-T and B-LT: the dev TSA, OCSP and CRL too
-            signed = client.post("/v1/signatures/pdf", headers=world.agency, data={"level": level},
-                                 files={"file": ("d.pdf", pdf, "application/pdf")})
+            signed = client.post(
+                "/v1/signatures/pdf",
+                headers=world.agency,
+                data={"level": level},
+                files={"file": ("d.pdf", pdf, "application/pdf")},
+            )
             assert signed.status_code == 200, signed.text
 
     one_round()  # warm: keys loaded, key objects built, caches filled

@@ -47,7 +47,10 @@ def test_fresh_start_with_no_configuration(tmp_path: Path) -> None:
 
         minted = subprocess.run(
             [sys.executable, MAIN, "dev", "id-token", "--pid", "001099012345", "--loa", "2"],
-            cwd=tmp_path, env=clean_env(UYQUYEN_PUBLIC_URL=base), capture_output=True, text=True,
+            cwd=tmp_path,
+            env=clean_env(UYQUYEN_PUBLIC_URL=base),
+            capture_output=True,
+            text=True,
             check=True,
         )
         id_token = minted.stdout.strip()
@@ -60,7 +63,8 @@ def test_fresh_start_with_no_configuration(tmp_path: Path) -> None:
         # The dev provider's HTTP mint goes through the same verifier.
         minted2 = httpx.post(f"{base}/dev/vneid/id-token", json={"pid": "001099012346", "loa": 1})
         resp2 = httpx.post(
-            f"{base}/oauth/token", data={**TOKEN_EXCHANGE, "subject_token": minted2.json()["id_token"]}
+            f"{base}/oauth/token",
+            data={**TOKEN_EXCHANGE, "subject_token": minted2.json()["id_token"]},
         )
         assert resp2.status_code == 200
 
@@ -89,34 +93,50 @@ def test_two_workers_on_postgresql_share_keys(tmp_path: Path, postgres_database:
     env = clean_env(UYQUYEN_DATABASE_URL=postgres_database, UYQUYEN_ADMIN_TOKEN=admin)
     with running_server(tmp_path, port, "--workers", "2", env=env) as server:
         base = server.base
-        server_pid = int(subprocess.run(
-            ["pgrep", "-f", f"main.py serve --port {port}"], capture_output=True, text=True
-        ).stdout.split()[0])
+        server_pid = int(
+            subprocess.run(
+                ["pgrep", "-f", f"main.py serve --port {port}"], capture_output=True, text=True
+            ).stdout.split()[0]
+        )
         deadline = time.monotonic() + 30
         while len(worker_pids(server_pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(worker_pids(server_pid)) >= 2
 
         auth = {"Authorization": f"Bearer {admin}"}
-        assert httpx.post(f"{base}/v1/agents", headers=auth,
-                          json={"code": "VNPOST", "name": "Vietnam Post", "kind": "post_office"}
-                          ).status_code == 201
-        counter = httpx.post(f"{base}/v1/agents/VNPOST/counters", headers=auth,
-                             json={"name": "Bưu điện Hà Đông", "ward_code": "09552"}).json()
+        assert (
+            httpx.post(
+                f"{base}/v1/agents",
+                headers=auth,
+                json={"code": "VNPOST", "name": "Vietnam Post", "kind": "post_office"},
+            ).status_code
+            == 201
+        )
+        counter = httpx.post(
+            f"{base}/v1/agents/VNPOST/counters",
+            headers=auth,
+            json={"name": "Bưu điện Hà Đông", "ward_code": "09552"},
+        ).json()
 
         jwks_seen = set()
         kids = set()
         for _ in range(40):  # a new connection each time, so both workers answer
             jwks_seen.add(httpx.get(f"{base}/.well-known/jwks.json").text)
-            token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(counter["client_id"], counter["client_secret"])).json()
+            token = httpx.post(
+                f"{base}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(counter["client_id"], counter["client_secret"]),
+            ).json()
             import base64
             import json
 
-            header = json.loads(base64.urlsafe_b64decode(token["access_token"].split(".")[0] + "=="))
+            header = json.loads(
+                base64.urlsafe_b64decode(token["access_token"].split(".")[0] + "==")
+            )
             kids.add(header["kid"])
-            me = httpx.get(f"{base}/v1/me",
-                           headers={"Authorization": f"Bearer {token['access_token']}"})
+            me = httpx.get(
+                f"{base}/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+            )
             assert me.status_code == 200 and me.json()["agent"] == "VNPOST"
         assert len(jwks_seen) == 1
         (published,) = json.loads(jwks_seen.pop())["keys"]
@@ -127,7 +147,10 @@ def test_two_workers_on_postgresql_share_keys(tmp_path: Path, postgres_database:
 def test_production_without_secrets_refuses_to_start(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, MAIN, "serve", "--port", str(free_port())],
-        cwd=tmp_path, env=clean_env(UYQUYEN_ENV="production"), capture_output=True, text=True,
+        cwd=tmp_path,
+        env=clean_env(UYQUYEN_ENV="production"),
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert proc.returncode == 2
@@ -137,8 +160,9 @@ def test_production_without_secrets_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_production_has_no_dev_provider(make_client) -> None:
-    client = make_client(env="production", vneid_issuer="https://vneid.gov.vn",
-                         key_passphrase="p" * 32)
+    client = make_client(
+        env="production", vneid_issuer="https://vneid.gov.vn", key_passphrase="p" * 32
+    )
     for path in ("/dev/vneid/.well-known/openid-configuration", "/dev/vneid/jwks.json"):
         assert client.get(path).status_code == 404
     resp = client.post("/dev/vneid/id-token", json={"pid": "001099012345", "loa": 2})
@@ -148,9 +172,16 @@ def test_production_has_no_dev_provider(make_client) -> None:
 
 def test_dev_cli_refuses_in_production(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, MAIN, "dev", "id-token", "--pid", "001099012345"], cwd=tmp_path,
-        env=clean_env(UYQUYEN_ENV="production", UYQUYEN_ADMIN_TOKEN="a" * 40,
-                      UYQUYEN_VNEID_ISSUER="https://vneid.gov.vn", UYQUYEN_KEY_PASSPHRASE="p" * 32),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, MAIN, "dev", "id-token", "--pid", "001099012345"],
+        cwd=tmp_path,
+        env=clean_env(
+            UYQUYEN_ENV="production",
+            UYQUYEN_ADMIN_TOKEN="a" * 40,
+            UYQUYEN_VNEID_ISSUER="https://vneid.gov.vn",
+            UYQUYEN_KEY_PASSPHRASE="p" * 32,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2 and "production" in proc.stderr and proc.stdout == ""

@@ -19,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("seq", sa.BigInteger(), nullable=True, unique=True),
         sa.Column("kind", sa.String(48), nullable=False),
         sa.Column("ref", sa.String(64), nullable=True),

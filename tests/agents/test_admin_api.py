@@ -38,13 +38,15 @@ class TestWhoMayCall:
     def test_wrong_admin_token(self, client, admin, method, path, body) -> None:
         wrong = {"Authorization": admin["Authorization"] + "x"}
         assert_problem(call(client, method, path, body, wrong), 401, "unauthorized")
-        assert_problem(call(client, method, path, body, {"Authorization": "Basic abc"}), 401,
-                       "unauthorized")
+        assert_problem(
+            call(client, method, path, body, {"Authorization": "Basic abc"}), 401, "unauthorized"
+        )
 
     @pytest.mark.parametrize(("method", "path", "body"), ADMIN_CALLS)
     def test_citizen_is_not_admin(self, client, issuer, method, path, body) -> None:
-        assert_problem(call(client, method, path, body, citizen_headers(client, issuer)), 403,
-                       "admin_only")
+        assert_problem(
+            call(client, method, path, body, citizen_headers(client, issuer)), 403, "admin_only"
+        )
 
     def test_counter_is_not_admin(self, client, admin) -> None:
         create_agent(client, admin)
@@ -66,38 +68,52 @@ class TestWhoMayCall:
 class TestAgents:
     def test_duplicate_code(self, client, admin) -> None:
         create_agent(client, admin)
-        resp = client.post("/v1/agents", headers=admin,
-                           json={"code": "VNPOST", "name": "again", "kind": "other"})
+        resp = client.post(
+            "/v1/agents", headers=admin, json={"code": "VNPOST", "name": "again", "kind": "other"}
+        )
         assert_problem(resp, 409, "agent_exists")
 
-    @pytest.mark.parametrize("body", [
-        {}, {"code": "VNPOST", "name": "x", "kind": "bank"}, {"code": "vn post", "name": "x", "kind": "other"},
-        {"code": "VNPOST", "name": "", "kind": "other"}, {"code": "VNPOST", "name": "x" * 201, "kind": "other"},
-        {"code": ["VNPOST"], "name": "x", "kind": "other"},
-        {"code": "VNPOST", "name": "x", "kind": "other", "admin": True},
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {},
+            {"code": "VNPOST", "name": "x", "kind": "bank"},
+            {"code": "vn post", "name": "x", "kind": "other"},
+            {"code": "VNPOST", "name": "", "kind": "other"},
+            {"code": "VNPOST", "name": "x" * 201, "kind": "other"},
+            {"code": ["VNPOST"], "name": "x", "kind": "other"},
+            {"code": "VNPOST", "name": "x", "kind": "other", "admin": True},
+        ],
+    )
     def test_bad_agent_body(self, client, admin, body) -> None:
         assert_problem(client.post("/v1/agents", headers=admin, json=body), 422, "validation_error")
         assert client.get("/v1/agents", headers=admin).json() == []
 
     def test_body_that_is_not_json(self, client, admin) -> None:
-        resp = client.post("/v1/agents", headers={**admin, "Content-Type": "application/json"},
-                           content=b"{not json")
+        resp = client.post(
+            "/v1/agents",
+            headers={**admin, "Content-Type": "application/json"},
+            content=b"{not json",
+        )
         assert_problem(resp, 422, "validation_error")
 
     def test_counter_of_unknown_agent(self, client, admin) -> None:
-        resp = client.post("/v1/agents/NOBODY/counters", headers=admin,
-                           json={"name": "x", "ward_code": "09552"})
+        resp = client.post(
+            "/v1/agents/NOBODY/counters", headers=admin, json={"name": "x", "ward_code": "09552"}
+        )
         assert_problem(resp, 404, "agent_not_found")
 
     def test_bad_ward_code(self, client, admin) -> None:
         create_agent(client, admin)
-        resp = client.post("/v1/agents/VNPOST/counters", headers=admin,
-                           json={"name": "x", "ward_code": "Ha Dong"})
+        resp = client.post(
+            "/v1/agents/VNPOST/counters", headers=admin, json={"name": "x", "ward_code": "Ha Dong"}
+        )
         assert_problem(resp, 422, "validation_error")
 
     def test_suspend_unknown_agent(self, client, admin) -> None:
-        assert_problem(client.post("/v1/agents/NOBODY/suspend", headers=admin), 404, "agent_not_found")
+        assert_problem(
+            client.post("/v1/agents/NOBODY/suspend", headers=admin), 404, "agent_not_found"
+        )
 
     def test_list_shows_status(self, client, admin) -> None:
         create_agent(client, admin, "VNPOST")
@@ -116,26 +132,44 @@ class TestAgenciesAndCatalogue:
         assert {"1.001612", "1.004227.000.00.00.H26"} <= codes
 
     def test_listing_a_procedure_moves_it(self, client, admin) -> None:
-        resp = client.post("/v1/agencies", headers=admin, json={
-            "code": "HN-TUPHAP", "name": "Sở Tư pháp", "procedures": ["1.001612", "1.001612"]})
+        resp = client.post(
+            "/v1/agencies",
+            headers=admin,
+            json={
+                "code": "HN-TUPHAP",
+                "name": "Sở Tư pháp",
+                "procedures": ["1.001612", "1.001612"],
+            },
+        )
         assert resp.status_code == 201
         assert resp.json()["procedures"] == ["1.001612"]
         by_code = {p["code"]: p["agency"] for p in client.get("/v1/procedures").json()}
         assert by_code["1.001612"] == "HN-TUPHAP"
 
     def test_unknown_procedure_leaves_nothing_behind(self, client, admin) -> None:
-        resp = client.post("/v1/agencies", headers=admin, json={
-            "code": "HN-TUPHAP", "name": "Sở Tư pháp", "procedures": ["1.001612", "9.999999"]})
+        resp = client.post(
+            "/v1/agencies",
+            headers=admin,
+            json={
+                "code": "HN-TUPHAP",
+                "name": "Sở Tư pháp",
+                "procedures": ["1.001612", "9.999999"],
+            },
+        )
         assert_problem(resp, 422, "unknown_procedure")
         assert resp.json()["procedures"] == ["9.999999"]
         by_code = {p["code"]: p["agency"] for p in client.get("/v1/procedures").json()}
         assert by_code["1.001612"] == "STP-HN"
-        assert_problem(client.post("/v1/agencies/HN-TUPHAP/clients", headers=admin), 404,
-                       "agency_not_found")
+        assert_problem(
+            client.post("/v1/agencies/HN-TUPHAP/clients", headers=admin), 404, "agency_not_found"
+        )
 
     def test_malformed_procedure_code(self, client, admin) -> None:
-        resp = client.post("/v1/agencies", headers=admin, json={
-            "code": "HN-X", "name": "x", "procedures": ["'; DROP TABLE procedures; --"]})
+        resp = client.post(
+            "/v1/agencies",
+            headers=admin,
+            json={"code": "HN-X", "name": "x", "procedures": ["'; DROP TABLE procedures; --"]},
+        )
         assert_problem(resp, 422, "unknown_procedure")
 
     def test_duplicate_agency(self, client, admin) -> None:
@@ -143,4 +177,6 @@ class TestAgenciesAndCatalogue:
         assert_problem(resp, 409, "agency_exists")
 
     def test_client_for_unknown_agency(self, client, admin) -> None:
-        assert_problem(client.post("/v1/agencies/NOPE/clients", headers=admin), 404, "agency_not_found")
+        assert_problem(
+            client.post("/v1/agencies/NOPE/clients", headers=admin), 404, "agency_not_found"
+        )

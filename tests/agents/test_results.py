@@ -15,22 +15,33 @@ def test_result_flow(world: World) -> None:
     assert [s["id"] for s in inbox] == [sub["id"]]
 
     original = pdfs.simple_pdf(text="PHIEU LY LICH TU PHAP so 123")
-    posted = w.client.post(f"/v1/submissions/{sub['id']}/result", headers=w.agency,
-                           files={"file": ("result.pdf", original, "application/pdf")})
+    posted = w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("result.pdf", original, "application/pdf")},
+    )
     assert posted.status_code == 201, posted.text
     assert posted.json()["status"] == "completed"
 
-    assert w.client.get(f"/v1/submissions/{sub['id']}", headers=w.citizen).json()["status"] == "completed"
+    assert (
+        w.client.get(f"/v1/submissions/{sub['id']}", headers=w.citizen).json()["status"]
+        == "completed"
+    )
     assert w.client.get("/v1/agency/submissions?status=received", headers=w.agency).json() == []
 
-    downloads = [w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=h)
-                 for h in (w.citizen, w.vnpost, w.agency)]
-    assert all(r.status_code == 200 and r.headers["content-type"] == "application/pdf" for r in downloads)
+    downloads = [
+        w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=h)
+        for h in (w.citizen, w.vnpost, w.agency)
+    ]
+    assert all(
+        r.status_code == 200 and r.headers["content-type"] == "application/pdf" for r in downloads
+    )
     signed = downloads[0].content
     assert signed.startswith(original) and len({r.content for r in downloads}) == 1
 
-    verdict = w.client.post("/v1/signatures/pdf/verify",
-                            files={"file": ("r.pdf", signed, "application/pdf")}).json()
+    verdict = w.client.post(
+        "/v1/signatures/pdf/verify", files={"file": ("r.pdf", signed, "application/pdf")}
+    ).json()
     assert verdict["valid"] is True
     (s,) = verdict["signatures"]
     assert s["trusted"] and s["intact"] and s["timestamp"]["valid"]
@@ -44,12 +55,23 @@ def test_result_rules(world: World) -> None:
     path = f"/v1/submissions/{sub['id']}/result"
     pdf = ("r.pdf", pdfs.simple_pdf(), "application/pdf")
     # Only the responsible agency posts it; nobody downloads before it exists.
-    assert w.client.post(path, headers=w.other_agency, files={"file": pdf}).json()["code"] == "submission_not_found"
-    assert w.client.post(path, headers=w.vnpost, files={"file": pdf}).json()["code"] == "wrong_caller_kind"
+    assert (
+        w.client.post(path, headers=w.other_agency, files={"file": pdf}).json()["code"]
+        == "submission_not_found"
+    )
+    assert (
+        w.client.post(path, headers=w.vnpost, files={"file": pdf}).json()["code"]
+        == "wrong_caller_kind"
+    )
     assert w.client.get(f"{path}.pdf", headers=w.citizen).json()["code"] == "result_not_ready"
-    bad = w.client.post(path, headers=w.agency, files={"file": ("r.pdf", b"not a pdf", "application/pdf")})
+    bad = w.client.post(
+        path, headers=w.agency, files={"file": ("r.pdf", b"not a pdf", "application/pdf")}
+    )
     assert bad.status_code == 422 and bad.json()["code"] == "not_a_pdf"
-    assert w.client.get(f"/v1/submissions/{sub['id']}", headers=w.agency).json()["status"] == "received"
+    assert (
+        w.client.get(f"/v1/submissions/{sub['id']}", headers=w.agency).json()["status"]
+        == "received"
+    )
     assert w.client.post(path, headers=w.agency, files={"file": pdf}).status_code == 201
     again = w.client.post(path, headers=w.agency, files={"file": pdf})
     assert again.status_code == 409 and again.json()["code"] == "already_completed"

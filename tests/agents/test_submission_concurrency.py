@@ -46,10 +46,13 @@ def db_counts(url: str, delegation_id: str) -> tuple[int, int]:
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT count(*) FROM submissions WHERE delegation_id = :d"),
-                                {"d": delegation_id}).scalar_one()
-            uses = conn.execute(sa.text("SELECT uses FROM delegations WHERE id = :d"),
-                                {"d": delegation_id}).scalar_one()
+            rows = conn.execute(
+                sa.text("SELECT count(*) FROM submissions WHERE delegation_id = :d"),
+                {"d": delegation_id},
+            ).scalar_one()
+            uses = conn.execute(
+                sa.text("SELECT uses FROM delegations WHERE id = :d"), {"d": delegation_id}
+            ).scalar_one()
     finally:
         engine.dispose()
     return rows, uses
@@ -75,9 +78,14 @@ def test_50_concurrent_submissions_with_3_uses_left(tmp_path: Path, backend) -> 
         citizen, counter = api.citizen(), api.counter()
         d = api.grant(citizen, max_uses=3)
 
-        responses = fire(50, lambda c, i: c.post(
-            f"{server.base}/v1/submissions", json=submission_body(d["token"], i),
-            headers={**counter, "Idempotency-Key": f"burst-{i}"}))
+        responses = fire(
+            50,
+            lambda c, i: c.post(
+                f"{server.base}/v1/submissions",
+                json=submission_body(d["token"], i),
+                headers={**counter, "Idempotency-Key": f"burst-{i}"},
+            ),
+        )
         outcome = Counter((r.status_code, r.json().get("code")) for r in responses)
         assert outcome == {(201, None): 3, (409, "exhausted"): 47}, outcome
         assert db_counts(url, d["id"]) == (3, 3)
@@ -85,8 +93,14 @@ def test_50_concurrent_submissions_with_3_uses_left(tmp_path: Path, backend) -> 
         # The same Idempotency-Key 20 times at once: one submission, 20 identical answers.
         d2 = api.grant(citizen, max_uses=5)
         body = submission_body(d2["token"], 7)
-        same = fire(20, lambda c, i: c.post(f"{server.base}/v1/submissions", json=body,
-                                            headers={**counter, "Idempotency-Key": "same-key"}))
+        same = fire(
+            20,
+            lambda c, i: c.post(
+                f"{server.base}/v1/submissions",
+                json=body,
+                headers={**counter, "Idempotency-Key": "same-key"},
+            ),
+        )
         assert {(r.status_code, r.content) for r in same} == {(201, same[0].content)}
         assert db_counts(url, d2["id"]) == (1, 1)
 
@@ -109,9 +123,11 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path: Path, 
                     if stop.is_set():
                         return
                     try:
-                        r = client.post(f"{server.base}/v1/submissions",
-                                        json=submission_body(d["token"], i),
-                                        headers={**counter, "Idempotency-Key": f"w{worker}-{i}"})
+                        r = client.post(
+                            f"{server.base}/v1/submissions",
+                            json=submission_body(d["token"], i),
+                            headers={**counter, "Idempotency-Key": f"w{worker}-{i}"},
+                        )
                     except httpx.TransportError:
                         return
                     if r.status_code == 201:

@@ -20,7 +20,9 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def rfc9162_verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:
+def rfc9162_verify_inclusion(
+    leaf: bytes, index: int, size: int, path: list[bytes], root: bytes
+) -> bool:
     if index >= size:
         return False
     fn, sn, r = index, size - 1, leaf
@@ -40,8 +42,9 @@ def rfc9162_verify_inclusion(leaf: bytes, index: int, size: int, path: list[byte
     return sn == 0 and r == root
 
 
-def rfc9162_verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,
-                               proof: list[bytes]) -> bool:
+def rfc9162_verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: list[bytes]
+) -> bool:
     if first == second:
         return not proof and first_root == second_root
     if not proof:
@@ -117,8 +120,11 @@ class TestRecording:
         s = story(world)
         events = world.client.get("/v1/audit/events", headers=world.citizen).json()
         kinds = [e["kind"] for e in events]
-        assert kinds.index("delegation.granted") < kinds.index("submission.accepted") < kinds.index(
-            "delegation.revoked")
+        assert (
+            kinds.index("delegation.granted")
+            < kinds.index("submission.accepted")
+            < kinds.index("delegation.revoked")
+        )
         seqs = [e["seq"] for e in events]
         assert seqs == sorted(seqs) and None not in seqs
         accepted = next(e for e in events if e["kind"] == "submission.accepted")
@@ -132,8 +138,13 @@ class TestRecording:
         s = story(world)
         with world.client.app.state.engine.connect() as conn:
             dump = " ".join(str(r) for r in conn.execute(sa.text("SELECT * FROM audit_events")))
-        for forbidden in (s["delegation"]["token"], s["submission"]["receipt"], "Nguyễn Thị Lan",
-                          "uyq_cs_", "eyJ"):
+        for forbidden in (
+            s["delegation"]["token"],
+            s["submission"]["receipt"],
+            "Nguyễn Thị Lan",
+            "uyq_cs_",
+            "eyJ",
+        ):
             assert forbidden not in dump
 
     def test_each_citizen_sees_only_their_own(self, world: World, issuer) -> None:
@@ -152,10 +163,20 @@ class TestRecording:
         story(world)
         every = world.client.get("/v1/audit/events?limit=1000", headers=world.admin).json()
         kinds = {e["kind"] for e in every}
-        assert {"login.token_exchange", "login.client_credentials", "admin.agent_created",
-                "admin.counter_created", "admin.client_created", "delegation.granted",
-                "submission.accepted", "submission.refused", "delegation.revoked"} <= kinds
-        only = world.client.get("/v1/audit/events?kind=delegation.revoked", headers=world.admin).json()
+        assert {
+            "login.token_exchange",
+            "login.client_credentials",
+            "admin.agent_created",
+            "admin.counter_created",
+            "admin.client_created",
+            "delegation.granted",
+            "submission.accepted",
+            "submission.refused",
+            "delegation.revoked",
+        } <= kinds
+        only = world.client.get(
+            "/v1/audit/events?kind=delegation.revoked", headers=world.admin
+        ).json()
         assert [e["kind"] for e in only] == ["delegation.revoked"]
 
     def test_agent_suspension_and_result_signing_are_recorded(self, world: World) -> None:
@@ -163,13 +184,21 @@ class TestRecording:
 
         d = grant(world.client, world.citizen)
         sub = submit(world.client, world.vnpost, d["token"]).json()
-        world.client.post(f"/v1/submissions/{sub['id']}/result", headers=world.agency,
-                          files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")})
+        world.client.post(
+            f"/v1/submissions/{sub['id']}/result",
+            headers=world.agency,
+            files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
         world.client.post("/v1/agents/VNPOST/suspend", headers=world.admin)
         world.client.post("/v1/agents/VNPOST/reinstate", headers=world.admin)
-        kinds = [e["kind"] for e in world.client.get("/v1/audit/events?limit=1000", headers=world.admin).json()]
+        kinds = [
+            e["kind"]
+            for e in world.client.get("/v1/audit/events?limit=1000", headers=world.admin).json()
+        ]
         assert {"result.signed", "agent.suspended", "agent.reinstated"} <= set(kinds)
-        mine = [e["kind"] for e in world.client.get("/v1/audit/events", headers=world.citizen).json()]
+        mine = [
+            e["kind"] for e in world.client.get("/v1/audit/events", headers=world.citizen).json()
+        ]
         assert "result.signed" in mine
 
 
@@ -192,12 +221,20 @@ class TestNoEventWithoutItsChange:
             raise RuntimeError("the process dies here")
 
         monkeypatch.setattr(delegation_service.audit, "record", record_then_crash)
-        resp = world.client.post("/v1/delegations", headers=world.citizen, json={
-            "delegate": {"type": "agent", "code": "VNPOST"}, "procedures": ["1.001612"],
-            "valid_until": in_days(30)})
+        resp = world.client.post(
+            "/v1/delegations",
+            headers=world.citizen,
+            json={
+                "delegate": {"type": "agent", "code": "VNPOST"},
+                "procedures": ["1.001612"],
+                "valid_until": in_days(30),
+            },
+        )
         assert resp.status_code == 500
         monkeypatch.undo()
-        events = world.client.get("/v1/audit/events?kind=delegation.granted", headers=world.admin).json()
+        events = world.client.get(
+            "/v1/audit/events?kind=delegation.granted", headers=world.admin
+        ).json()
         assert events == []
         assert world.client.get("/v1/delegations", headers=world.citizen).json() == []
 
@@ -208,7 +245,12 @@ class TestNoEventWithoutItsChange:
         events = world.client.get(f"/v1/audit/events?ref={d['id']}", headers=world.admin).json()
         assert [e["kind"] for e in events] == ["delegation.granted", "submission.refused"]
         assert events[1]["data"]["code"] == "not_delegate"
-        assert world.client.get("/v1/audit/events?kind=submission.accepted", headers=world.admin).json() == []
+        assert (
+            world.client.get(
+                "/v1/audit/events?kind=submission.accepted", headers=world.admin
+            ).json()
+            == []
+        )
 
 
 # -- proofs ----------------------------------------------------------------------------------------
@@ -224,18 +266,28 @@ class TestProofs:
             for seq in range(size):
                 p = world.client.get(f"/v1/audit/proofs/inclusion?seq={seq}&size={size}").json()
                 path = [bytes.fromhex(h) for h in p["audit_path"]]
-                assert rfc9162_verify_inclusion(bytes.fromhex(p["leaf_hash"]), seq, size, path, root)
-                assert not rfc9162_verify_inclusion(hashlib.sha256(b"forged").digest(), seq, size, path, root)
+                assert rfc9162_verify_inclusion(
+                    bytes.fromhex(p["leaf_hash"]), seq, size, path, root
+                )
+                assert not rfc9162_verify_inclusion(
+                    hashlib.sha256(b"forged").digest(), seq, size, path, root
+                )
         n = second["tree_size"]
-        leaves = [bytes.fromhex(world.client.get(f"/v1/audit/proofs/inclusion?seq={i}&size={n}").json()["leaf_hash"])
-                  for i in range(n)]
+        leaves = [
+            bytes.fromhex(
+                world.client.get(f"/v1/audit/proofs/inclusion?seq={i}&size={n}").json()["leaf_hash"]
+            )
+            for i in range(n)
+        ]
         assert rfc9162_root(leaves) == root2
         for m in range(1, n + 1):
             proof = world.client.get(f"/v1/audit/proofs/consistency?from={m}&to={n}").json()
             hashes = [bytes.fromhex(h) for h in proof["proof"]]
             m_root = root1 if m == first["tree_size"] else rfc9162_root(leaves[:m])
             assert rfc9162_verify_consistency(m, n, m_root, root2, hashes), m
-            assert not rfc9162_verify_consistency(m, n, hashlib.sha256(b"other").digest(), root2, hashes)
+            assert not rfc9162_verify_consistency(
+                m, n, hashlib.sha256(b"other").digest(), root2, hashes
+            )
 
     def test_leaf_is_rfc9162_hash_of_the_event(self, world: World) -> None:
         story(world)
@@ -244,17 +296,29 @@ class TestProofs:
         import rfc8785
 
         e = events[0]
-        entry = rfc8785.dumps({"seq": e["seq"], "kind": e["kind"], "ref": e["ref"], "actor": e["actor"],
-                               "subjects": e["subjects"], "data": e["data"],
-                               "at": e["at"].replace("Z", "+00:00")})
+        entry = rfc8785.dumps(
+            {
+                "seq": e["seq"],
+                "kind": e["kind"],
+                "ref": e["ref"],
+                "actor": e["actor"],
+                "subjects": e["subjects"],
+                "data": e["data"],
+                "at": e["at"].replace("Z", "+00:00"),
+            }
+        )
         assert hashlib.sha256(b"\x00" + entry).hexdigest() == e["leaf_hash"]
 
-    @pytest.mark.parametrize("query", ["seq=0&size=0", "seq=5&size=2", "seq=-1&size=1", "seq=0&size=99999"])
+    @pytest.mark.parametrize(
+        "query", ["seq=0&size=0", "seq=5&size=2", "seq=-1&size=1", "seq=0&size=99999"]
+    )
     def test_bad_proof_requests(self, world: World, query: str) -> None:
         story(world)
         checkpoint(world)
         resp = world.client.get(f"/v1/audit/proofs/inclusion?{query}")
-        assert resp.status_code == 422 and resp.headers["content-type"] == "application/problem+json"
+        assert (
+            resp.status_code == 422 and resp.headers["content-type"] == "application/problem+json"
+        )
 
 
 # -- tampering -------------------------------------------------------------------------------------
@@ -270,11 +334,18 @@ class TestTampering:
         return world
 
     def test_edited_event(self, logged: World) -> None:
-        sql(logged, "UPDATE audit_events SET data = :d WHERE seq = 4", d=json.dumps({"code": "forged"}))
+        sql(
+            logged,
+            "UPDATE audit_events SET data = :d WHERE seq = 4",
+            d=json.dumps({"code": "forged"}),
+        )
         assert log_of(logged).verify()[:2] == (False, 4)
 
     def test_deleted_event(self, logged: World) -> None:
-        sql(logged, "DELETE FROM audit_subjects WHERE event_id = (SELECT id FROM audit_events WHERE seq = 5)")
+        sql(
+            logged,
+            "DELETE FROM audit_subjects WHERE event_id = (SELECT id FROM audit_events WHERE seq = 5)",
+        )
         sql(logged, "DELETE FROM audit_events WHERE seq = 5")
         assert log_of(logged).verify()[:2] == (False, 5)
 
@@ -288,14 +359,21 @@ class TestTampering:
         sql(logged, "UPDATE audit_events SET seq = -seq - 100 WHERE seq >= 3")
         sql(logged, "UPDATE audit_events SET seq = -seq - 99 WHERE seq <= -100")
         with logged.client.app.state.engine.begin() as conn:
-            row = conn.execute(sa.text("SELECT leaf_hash, root_after FROM audit_events WHERE seq = 4")).one()
-            conn.execute(sa.text(
-                "INSERT INTO audit_events (seq, kind, actor, subjects, data, occurred_at, leaf_hash, root_after) "
-                "VALUES (3, 'delegation.revoked', 'admin', '[]', '{}', :t, :l, :r)"),
-                {"t": "2026-01-01 00:00:00", "l": row[0], "r": row[1]})
+            row = conn.execute(
+                sa.text("SELECT leaf_hash, root_after FROM audit_events WHERE seq = 4")
+            ).one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_events (seq, kind, actor, subjects, data, occurred_at, leaf_hash, root_after) "
+                    "VALUES (3, 'delegation.revoked', 'admin', '[]', '{}', :t, :l, :r)"
+                ),
+                {"t": "2026-01-01 00:00:00", "l": row[0], "r": row[1]},
+            )
         assert log_of(logged).verify()[:2] == (False, 3)
 
-    def test_consistency_with_an_earlier_checkpoint_fails_after_tampering(self, world: World) -> None:
+    def test_consistency_with_an_earlier_checkpoint_fails_after_tampering(
+        self, world: World
+    ) -> None:
         story(world)
         old = checkpoint(world)
         story(world)
@@ -313,13 +391,26 @@ class TestTampering:
             e.leaf_hash = merkle.leaf_hash(entry_bytes(e, 1)).hex()
             session.add(e)
             session.commit()
-        proof = world.client.get(f"/v1/audit/proofs/consistency?from={old['tree_size']}&to={new['tree_size']}").json()
+        proof = world.client.get(
+            f"/v1/audit/proofs/consistency?from={old['tree_size']}&to={new['tree_size']}"
+        ).json()
         hashes = [bytes.fromhex(h) for h in proof["proof"]]
         # The tree the database now describes:
-        leaves = [bytes.fromhex(world.client.get(f"/v1/audit/proofs/inclusion?seq={i}&size={new['tree_size']}").json()["leaf_hash"])
-                  for i in range(new["tree_size"])]
-        assert not rfc9162_verify_consistency(old["tree_size"], new["tree_size"], bytes.fromhex(old["root_hash"]),
-                                              merkle.root(leaves), hashes)
+        leaves = [
+            bytes.fromhex(
+                world.client.get(
+                    f"/v1/audit/proofs/inclusion?seq={i}&size={new['tree_size']}"
+                ).json()["leaf_hash"]
+            )
+            for i in range(new["tree_size"])
+        ]
+        assert not rfc9162_verify_consistency(
+            old["tree_size"],
+            new["tree_size"],
+            bytes.fromhex(old["root_hash"]),
+            merkle.root(leaves),
+            hashes,
+        )
         assert log_of(world).verify()[0] is False
 
 

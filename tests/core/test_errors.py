@@ -17,8 +17,9 @@ def test_wrong_method(client) -> None:
 
 def test_validation_error_does_not_echo_the_input(client, admin) -> None:
     secret_looking = "uyq_cs_this-should-not-come-back"
-    resp = client.post("/v1/agents", headers=admin,
-                       json={"code": secret_looking, "name": "x", "kind": "other"})
+    resp = client.post(
+        "/v1/agents", headers=admin, json={"code": secret_looking, "name": "x", "kind": "other"}
+    )
     assert resp.status_code == 422 and resp.json()["code"] == "validation_error"
     assert secret_looking not in resp.text
     assert "code" in resp.json()["detail"]
@@ -43,7 +44,9 @@ def test_openapi_is_served(client) -> None:
 
 def test_oversized_body_is_refused_before_it_is_read(client, admin) -> None:
     big = b'{"code": "' + b"A" * (3 * 1024 * 1024) + b'"}'
-    resp = client.post("/v1/agents", headers={**admin, "Content-Type": "application/json"}, content=big)
+    resp = client.post(
+        "/v1/agents", headers={**admin, "Content-Type": "application/json"}, content=big
+    )
     assert resp.status_code == 413 and resp.json()["code"] == "payload_too_large"
 
 
@@ -52,6 +55,7 @@ def test_oversized_streamed_body_is_refused(client, admin) -> None:
         for _ in range(40):
             yield b"A" * 100_000
 
-    resp = client.post("/v1/agents", headers={**admin, "Content-Type": "application/json"},
-                       content=chunks())
+    resp = client.post(
+        "/v1/agents", headers={**admin, "Content-Type": "application/json"}, content=chunks()
+    )
     assert resp.status_code == 413 and resp.json()["code"] == "payload_too_large"

@@ -9,7 +9,9 @@ def test_development_defaults(monkeypatch) -> None:
     s = load_settings()
     assert s.env == "development"
     assert s.effective_vneid_issuer == "http://127.0.0.1:8000/dev/vneid"
-    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith("data/uyquyen.db")
+    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith(
+        "data/uyquyen.db"
+    )
     assert s.vneid_client_id == "uyquyen" and s.clock_skew_s == 60
 
 
@@ -35,10 +37,15 @@ def test_production_refuses_a_plain_http_issuer_and_a_short_admin_token(monkeypa
         load_settings()
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("UYQUYEN_ENV", "staging"), ("UYQUYEN_CLOCK_SKEW_S", "-5"), ("UYQUYEN_CLOCK_SKEW_S", "lots"),
-    ("UYQUYEN_PUBLIC_URL", "ftp://x"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("UYQUYEN_ENV", "staging"),
+        ("UYQUYEN_CLOCK_SKEW_S", "-5"),
+        ("UYQUYEN_CLOCK_SKEW_S", "lots"),
+        ("UYQUYEN_PUBLIC_URL", "ftp://x"),
+    ],
+)
 def test_bad_values_are_named(monkeypatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=name):

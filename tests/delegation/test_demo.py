@@ -14,8 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_on_its_own_temporary_server(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, MAIN, "demo"], cwd=tmp_path, env=clean_env(),
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, MAIN, "demo"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == "All 9 steps passed."
@@ -28,10 +34,20 @@ def test_demo_against_a_running_server(tmp_path: Path) -> None:
     with running_server(tmp_path, free_port(), env=env) as server:
         proc = subprocess.run(
             [sys.executable, MAIN, "demo", "--url", server.base, "--admin-token", ADMIN_TOKEN],
-            cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=180)
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         wrong = subprocess.run(
             [sys.executable, MAIN, "demo", "--url", server.base, "--admin-token", "wrong"],
-            cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=180)
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     assert proc.stdout.strip().splitlines()[-1] == "All 9 steps passed."
     assert wrong.returncode == 1 and "Step 2 of 9 failed." in wrong.stdout

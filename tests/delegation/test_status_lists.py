@@ -69,7 +69,9 @@ def test_conditional_get(world: World) -> None:
     d = grant(world.client, world.citizen)
     path = ref(d)[0].removeprefix("http://testserver")
     first = world.client.get(path)
-    assert world.client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert (
+        world.client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    )
     world.client.post(f"/v1/delegations/{d['id']}/revoke", headers=world.citizen)
     changed = world.client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
@@ -78,7 +80,10 @@ def test_conditional_get(world: World) -> None:
 def test_unknown_list(world: World) -> None:
     for n in ("999", "0", "-1", "abc"):
         resp = world.client.get(f"/v1/status-lists/{n}")
-        assert resp.status_code in (404, 422) and resp.headers["content-type"] == "application/problem+json"
+        assert (
+            resp.status_code in (404, 422)
+            and resp.headers["content-type"] == "application/problem+json"
+        )
 
 
 def test_offline_verification_with_saved_files_and_no_network(
@@ -91,11 +96,15 @@ def test_offline_verification_with_saved_files_and_no_network(
     w.client.post(f"/v1/delegations/{revoked['id']}/revoke", headers=w.citizen)
     w.client.post("/v1/agents/FPTSHOP/suspend", headers=w.admin)
     header, claims = jws_parts(valid["token"])
-    forged = encode_jws(header, {**claims, "max_uses": 99}, IssuerKey.generate(header["kid"], "ES256"))
+    forged = encode_jws(
+        header, {**claims, "max_uses": 99}, IssuerKey.generate(header["kid"], "ES256")
+    )
 
     uri = ref(valid)[0]
     (tmp_path / "jwks.json").write_text(w.client.get("/.well-known/jwks.json").text)
-    (tmp_path / "status-list-1.jwt").write_text(w.client.get(uri.removeprefix("http://testserver")).text)
+    (tmp_path / "status-list-1.jwt").write_text(
+        w.client.get(uri.removeprefix("http://testserver")).text
+    )
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("network is off")
@@ -109,14 +118,20 @@ def test_offline_verification_with_saved_files_and_no_network(
     ok = check(valid["token"])
     assert (ok.valid, ok.status) == (True, "active") and ok.claims["jti"] == valid["id"]
     assert (check(revoked["token"]).valid, check(revoked["token"]).status) == (False, "revoked")
-    assert (check(suspended["token"]).valid, check(suspended["token"]).status) == (False, "suspended")
+    assert (check(suspended["token"]).valid, check(suspended["token"]).status) == (
+        False,
+        "suspended",
+    )
     bad = check(forged)
     assert (bad.valid, bad.status) == (False, "invalid")
     assert check("not-a-token").status == "invalid"
     # A list that is not signed by the service proves nothing.
     lh, lc = jws_parts(lists[uri])
-    fake_list = encode_jws(lh, {**lc, "status_list": {"bits": 2, "lst": lc["status_list"]["lst"]}},
-                           IssuerKey.generate(lh["kid"], "ES256"))
+    fake_list = encode_jws(
+        lh,
+        {**lc, "status_list": {"bits": 2, "lst": lc["status_list"]["lst"]}},
+        IssuerKey.generate(lh["kid"], "ES256"),
+    )
     assert verify_offline(revoked["token"], jwks, {uri: fake_list}).status == "unknown"
     assert verify_offline(valid["token"], jwks, {}).valid is False
 

@@ -26,13 +26,19 @@ class TestCounter:
         assert body["token_type"] == "Bearer" and body["expires_in"] == 900
         assert resp.headers["cache-control"] == "no-store"
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
-        assert me.json() == {"kind": "agent", "client_id": counter["client_id"],
-                             "agent": "VNPOST", "counter": counter["id"]}
+        assert me.json() == {
+            "kind": "agent",
+            "client_id": counter["client_id"],
+            "agent": "VNPOST",
+            "counter": counter["id"],
+        }
 
     def test_wrong_secret(self, client, admin) -> None:
         create_agent(client, admin)
         counter = create_counter(client, admin)
-        assert_invalid_client(client_token(client, counter["client_id"], counter["client_secret"][:-1]))
+        assert_invalid_client(
+            client_token(client, counter["client_id"], counter["client_secret"][:-1])
+        )
         assert_invalid_client(client_token(client, counter["client_id"], "x"))
 
     def test_secret_of_another_counter(self, client, admin) -> None:
@@ -43,19 +49,27 @@ class TestCounter:
     def test_unknown_client(self, client, admin) -> None:
         create_agent(client, admin)
         counter = create_counter(client, admin)
-        assert_invalid_client(client_token(client, "ctr_000000000000000000000000", counter["client_secret"]))
+        assert_invalid_client(
+            client_token(client, "ctr_000000000000000000000000", counter["client_secret"])
+        )
         assert_invalid_client(client_token(client, "x" * 500, counter["client_secret"]))
 
     def test_suspended_agents_counter_until_reinstated(self, client, admin) -> None:
         create_agent(client, admin)
         counter = create_counter(client, admin)
-        assert client.post("/v1/agents/VNPOST/suspend", headers=admin).json()["status"] == "suspended"
+        assert (
+            client.post("/v1/agents/VNPOST/suspend", headers=admin).json()["status"] == "suspended"
+        )
         assert_invalid_client(client_token(client, counter["client_id"], counter["client_secret"]))
         # A counter opened while suspended is born disabled too.
         late = create_counter(client, admin)
         assert_invalid_client(client_token(client, late["client_id"], late["client_secret"]))
-        assert client.post("/v1/agents/VNPOST/reinstate", headers=admin).json()["status"] == "active"
-        assert client_token(client, counter["client_id"], counter["client_secret"]).status_code == 200
+        assert (
+            client.post("/v1/agents/VNPOST/reinstate", headers=admin).json()["status"] == "active"
+        )
+        assert (
+            client_token(client, counter["client_id"], counter["client_secret"]).status_code == 200
+        )
         assert client_token(client, late["client_id"], late["client_secret"]).status_code == 200
 
     def test_suspension_leaves_other_agents_alone(self, client, admin) -> None:
@@ -93,36 +107,59 @@ class TestCounter:
 
 class TestAgency:
     def test_new_agency_credential(self, client, admin) -> None:
-        created = client.post("/v1/agencies", headers=admin, json={
-            "code": "HN-TUPHAP", "name": "Sở Tư pháp", "procedures": ["1.001612"]}).json()
+        created = client.post(
+            "/v1/agencies",
+            headers=admin,
+            json={"code": "HN-TUPHAP", "name": "Sở Tư pháp", "procedures": ["1.001612"]},
+        ).json()
         token = client_token(client, created["client_id"], created["client_secret"]).json()
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"})
-        assert me.json() == {"kind": "agency", "client_id": created["client_id"], "agency": "HN-TUPHAP"}
+        assert me.json() == {
+            "kind": "agency",
+            "client_id": created["client_id"],
+            "agency": "HN-TUPHAP",
+        }
 
     def test_seeded_agency_gets_a_client(self, client, admin) -> None:
         created = client.post("/v1/agencies/UBND-P-HOANKIEM/clients", headers=admin)
         assert created.status_code == 201
         body = created.json()
-        token = client_token(client, body["client_id"], body["client_secret"]).json()["access_token"]
+        token = client_token(client, body["client_id"], body["client_secret"]).json()[
+            "access_token"
+        ]
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["agency"] == "UBND-P-HOANKIEM"
 
 
 class TestMalformed:
     def test_no_basic_auth(self, client) -> None:
-        assert_invalid_client(client.post("/oauth/token", data={"grant_type": "client_credentials"}))
+        assert_invalid_client(
+            client.post("/oauth/token", data={"grant_type": "client_credentials"})
+        )
 
     def test_garbage_basic_auth(self, client) -> None:
-        for value in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic ",
-                      "Bearer abc"):
-            resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                               headers={"Authorization": value})
+        for value in (
+            "Basic !!!",
+            "Basic " + base64.b64encode(b"no-colon").decode(),
+            "Basic ",
+            "Bearer abc",
+        ):
+            resp = client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": value},
+            )
             assert_invalid_client(resp)
 
     def test_secret_in_the_body_is_refused(self, client, admin) -> None:
         create_agent(client, admin)
         counter = create_counter(client, admin)
-        resp = client.post("/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": counter["client_id"],
-            "client_secret": counter["client_secret"]})
+        resp = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": counter["client_id"],
+                "client_secret": counter["client_secret"],
+            },
+        )
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"

@@ -94,7 +94,9 @@ def test_discovery_naming_another_issuer_gives_no_keys(issuer, clock) -> None:
 def test_weak_rsa_and_unknown_key_types_are_ignored(issuer, keys) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    weak = IssuerKey("weak", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    weak = IssuerKey(
+        "weak", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    )
     issuer.add_key(weak)
     v = verifier(keys)
     with pytest.raises(IdTokenRejected):

@@ -32,8 +32,12 @@ class TestAccepts:
         assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
         assert body["expires_in"] == 900
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
-        assert me.json() == {"kind": "citizen", "pid": "001099012345", "loa": 2,
-                             "name": "Nguyễn Thị Lan"}
+        assert me.json() == {
+            "kind": "citizen",
+            "pid": "001099012345",
+            "loa": 2,
+            "name": "Nguyễn Thị Lan",
+        }
 
     def test_level_one_is_reported(self, client, issuer: LoopbackIssuer) -> None:
         token = exchange(client, issuer.id_token(acr="vneid:loa1")).json()["access_token"]
@@ -86,7 +90,9 @@ class TestRejects:
         payload = b64(__import__("json").dumps(issuer.claims()).encode())
         assert_rejected(exchange(client, f"{header}.{payload}.{signature}"))
 
-    def test_hs256_with_the_issuers_public_key_as_secret(self, client, issuer: LoopbackIssuer) -> None:
+    def test_hs256_with_the_issuers_public_key_as_secret(
+        self, client, issuer: LoopbackIssuer
+    ) -> None:
         key = issuer.keys["vneid-rs256"]
         for secret in (key.public_pem(), key.public_pem().strip()):
             token = hs256_jws({"alg": "HS256", "kid": key.kid}, issuer.claims(), secret)
@@ -129,7 +135,9 @@ class TestRejects:
         now = int(time.time())
         assert_rejected(exchange(client, issuer.id_token(iat=now - 900, exp=now - 61)))
 
-    def test_expired_within_the_clock_skew_is_accepted(self, client, issuer: LoopbackIssuer) -> None:
+    def test_expired_within_the_clock_skew_is_accepted(
+        self, client, issuer: LoopbackIssuer
+    ) -> None:
         now = int(time.time())
         assert exchange(client, issuer.id_token(iat=now - 900, exp=now - 30)).status_code == 200
 
@@ -146,8 +154,18 @@ class TestRejects:
         assert_rejected(exchange(client, issuer.id_token(**{claim: "tomorrow"})))
 
     @pytest.mark.parametrize(
-        "sub", [..., "", "12345", "00109901234a", "0010990123456", "９９９０９９０１２３４５",
-                "999099012345", 1099012345, None],
+        "sub",
+        [
+            ...,
+            "",
+            "12345",
+            "00109901234a",
+            "0010990123456",
+            "９９９０９９０１２３４５",
+            "999099012345",
+            1099012345,
+            None,
+        ],
     )
     def test_missing_or_malformed_sub(self, client, issuer: LoopbackIssuer, sub: Any) -> None:
         assert_rejected(exchange(client, issuer.id_token(sub=sub)), repr(sub))
@@ -198,7 +216,9 @@ class TestRejects:
 
     def test_huge_token(self, client, issuer: LoopbackIssuer) -> None:
         padded = issuer.claims(padding="A" * 100_000)
-        token = encode_jws({"alg": "ES256", "kid": "vneid-es256"}, padded, issuer.keys["vneid-es256"])
+        token = encode_jws(
+            {"alg": "ES256", "kid": "vneid-es256"}, padded, issuer.keys["vneid-es256"]
+        )
         assert len(token) > 100_000
         assert_rejected(exchange(client, token))
 
@@ -220,23 +240,36 @@ class TestMalformedCalls:
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
     def test_wrong_subject_token_type(self, client, issuer: LoopbackIssuer) -> None:
-        resp = client.post("/oauth/token", data={
-            **TOKEN_EXCHANGE, "subject_token": issuer.id_token(),
-            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token"})
+        resp = client.post(
+            "/oauth/token",
+            data={
+                **TOKEN_EXCHANGE,
+                "subject_token": issuer.id_token(),
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            },
+        )
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
     def test_json_body_is_not_a_form(self, client, issuer: LoopbackIssuer) -> None:
-        resp = client.post("/oauth/token", json={**TOKEN_EXCHANGE, "subject_token": issuer.id_token()})
+        resp = client.post(
+            "/oauth/token", json={**TOKEN_EXCHANGE, "subject_token": issuer.id_token()}
+        )
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
     def test_repeated_parameter(self, client, issuer: LoopbackIssuer) -> None:
-        body = "&".join([
-            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange",
-            "subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token",
-            f"subject_token={issuer.id_token()}", f"subject_token={issuer.id_token()}",
-        ])
-        resp = client.post("/oauth/token", content=body,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        body = "&".join(
+            [
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange",
+                "subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token",
+                f"subject_token={issuer.id_token()}",
+                f"subject_token={issuer.id_token()}",
+            ]
+        )
+        resp = client.post(
+            "/oauth/token",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
     def test_missing_and_unknown_grant_type(self, client) -> None:
@@ -245,6 +278,9 @@ class TestMalformedCalls:
         assert resp.status_code == 400 and resp.json()["error"] == "unsupported_grant_type"
 
     def test_empty_body(self, client) -> None:
-        resp = client.post("/oauth/token", content=b"",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        resp = client.post(
+            "/oauth/token",
+            content=b"",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"

@@ -67,7 +67,9 @@ class TestRotation:
         assert [k["kid"] for k in keys][1:] == [old_key["kid"]] and len(keys) == 2
         assert client.get("/v1/me", headers=before).status_code == 200
         after = citizen_headers(client, issuer)
-        header = json.loads(__import__("base64").urlsafe_b64decode(bearer(after).split(".")[0] + "=="))
+        header = json.loads(
+            __import__("base64").urlsafe_b64decode(bearer(after).split(".")[0] + "==")
+        )
         assert header["kid"] == keys[0]["kid"] != old_key["kid"]
 
     def test_process_that_has_not_refreshed_learns_the_new_key(
@@ -85,9 +87,10 @@ class TestRotation:
         before = citizen_headers(client, issuer)
         rotate()
         with client.app.state.engine.begin() as conn:
-            conn.execute(sa.text(
-                "UPDATE service_keys SET publish_until = :t WHERE retired_at IS NOT NULL"),
-                {"t": "2000-01-01 00:00:00"})
+            conn.execute(
+                sa.text("UPDATE service_keys SET publish_until = :t WHERE retired_at IS NOT NULL"),
+                {"t": "2000-01-01 00:00:00"},
+            )
         assert len(client.get("/.well-known/jwks.json").json()["keys"]) == 1
         assert client.get("/v1/me", headers=before).status_code == 401
 
@@ -111,12 +114,16 @@ class TestAccessTokens:
     def test_signed_by_another_key(self, client, issuer) -> None:
         header, claims, _ = self._parts(bearer(citizen_headers(client, issuer)))
         forged = encode_jws(header, claims, IssuerKey.generate(header["kid"], "ES256"))
-        assert client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        assert (
+            client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        )
 
     def test_alg_none(self, client, issuer) -> None:
         header, claims, _ = self._parts(bearer(citizen_headers(client, issuer)))
         forged = encode_jws({**header, "alg": "none"}, claims, None)
-        assert client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        assert (
+            client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        )
 
     def test_expired(self, make_client, issuer) -> None:
         client = make_client(access_token_ttl_s=60, clock_skew_s=0)
@@ -130,7 +137,9 @@ class TestAccessTokens:
         resp = client.get("/v1/me", headers={"Authorization": f"Bearer {issuer.id_token()}"})
         assert resp.status_code == 401
 
-    @pytest.mark.parametrize("value", ["Bearer", "Bearer ", "Token abc", "Bearer a.b.c", "Bearer " + "a" * 20000])
+    @pytest.mark.parametrize(
+        "value", ["Bearer", "Bearer ", "Token abc", "Bearer a.b.c", "Bearer " + "a" * 20000]
+    )
     def test_malformed_authorization(self, client, value) -> None:
         resp = client.get("/v1/me", headers={"Authorization": value})
         assert resp.status_code == 401 and resp.json()["code"] == "unauthorized"

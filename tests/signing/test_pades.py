@@ -31,8 +31,12 @@ def agency(client, admin) -> dict[str, str]:
 
 
 def sign(client, agency, pdf: bytes, level: str = "B-LT", **form) -> bytes:  # type: ignore[no-untyped-def]
-    resp = client.post("/v1/signatures/pdf", headers=agency, data={"level": level, **form},
-                       files={"file": ("doc.pdf", pdf, "application/pdf")})
+    resp = client.post(
+        "/v1/signatures/pdf",
+        headers=agency,
+        data={"level": level, **form},
+        files={"file": ("doc.pdf", pdf, "application/pdf")},
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/pdf"
     return resp.content
@@ -58,7 +62,12 @@ class TestLevels:
         body = verify(client, signed).json()
         assert body["valid"] is True
         (s,) = body["signatures"]
-        assert (s["intact"], s["trusted"], s["valid"], s["modified_after_signing"]) == (True, True, True, False)
+        assert (s["intact"], s["trusted"], s["valid"], s["modified_after_signing"]) == (
+            True,
+            True,
+            True,
+            False,
+        )
         assert "Sở Tư pháp" in s["signer"]["subject"] and "Agency CA" in s["signer"]["issuer"]
         assert s["signed_at"] and s["problems"] == []
         if level == "B-B":
@@ -66,7 +75,9 @@ class TestLevels:
         else:
             ts = s["timestamp"]
             assert ts["valid"] and ts["trusted"] and "Timestamping" in ts["tsa"]
-            assert abs(datetime.fromisoformat(ts["time"]) - datetime.now(UTC)) < timedelta(minutes=5)
+            assert abs(datetime.fromisoformat(ts["time"]) - datetime.now(UTC)) < timedelta(
+                minutes=5
+            )
 
     def test_b_lt_validates_from_embedded_revocation_data_alone(self, client, agency) -> None:
         pades = client.app.state.signing.pades
@@ -84,7 +95,9 @@ class TestLevels:
 
         widget = PdfFileReader(io.BytesIO(once)).root["/AcroForm"]["/Fields"][0]
         appearance = widget["/AP"]["/N"].get_object().data
-        assert b"(Ky boi" in appearance and b"So Tu phap thanh pho Ha Noi)" in appearance  # not mojibake
+        assert (
+            b"(Ky boi" in appearance and b"So Tu phap thanh pho Ha Noi)" in appearance
+        )  # not mojibake
         twice = sign(client, agency, once, "B-T")
         body = verify(client, twice).json()
         assert [s["field"] for s in body["signatures"]] == ["uyquyen-1", "uyquyen-2"]
@@ -94,21 +107,32 @@ class TestLevels:
     def test_only_agencies_sign(self, client, issuer) -> None:
         from tests.fixtures.factories import citizen_headers
 
-        resp = client.post("/v1/signatures/pdf", headers=citizen_headers(client, issuer),
-                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        resp = client.post(
+            "/v1/signatures/pdf",
+            headers=citizen_headers(client, issuer),
+            files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
         assert resp.status_code == 403 and resp.json()["code"] == "wrong_caller_kind"
-        anonymous = client.post("/v1/signatures/pdf", files={"file": ("d.pdf", b"%PDF-", "application/pdf")})
+        anonymous = client.post(
+            "/v1/signatures/pdf", files={"file": ("d.pdf", b"%PDF-", "application/pdf")}
+        )
         assert anonymous.status_code == 401
 
     def test_unknown_level(self, client, agency) -> None:
-        resp = client.post("/v1/signatures/pdf", headers=agency, data={"level": "B-LTA"},
-                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        resp = client.post(
+            "/v1/signatures/pdf",
+            headers=agency,
+            data={"level": "B-LTA"},
+            files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
         assert resp.status_code == 422 and resp.json()["code"] == "validation_error"
 
 
 class TestTampering:
     def test_one_byte_of_the_signed_range_changed(self, client, agency) -> None:
-        s = only_signature(verify(client, pdfs.flip_signed_byte(sign(client, agency, pdfs.simple_pdf()))))
+        s = only_signature(
+            verify(client, pdfs.flip_signed_byte(sign(client, agency, pdfs.simple_pdf())))
+        )
         assert s["intact"] is False and s["valid"] is False
 
     def test_page_content_changed_in_an_incremental_update(self, client, agency) -> None:
@@ -116,7 +140,9 @@ class TestTampering:
         resp = verify(client, tampered)
         s = only_signature(resp)
         assert s["intact"] is True  # the signed bytes are still there...
-        assert s["modified_after_signing"] is True and s["valid"] is False  # ...but not the whole story
+        assert (
+            s["modified_after_signing"] is True and s["valid"] is False
+        )  # ...but not the whole story
         assert s["coverage"] != "entire_file" and resp.json()["valid"] is False
 
     def test_annotation_added_in_an_incremental_update(self, client, agency) -> None:
@@ -130,21 +156,36 @@ class TestTampering:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC)
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rogue CA")])
-        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-              .public_key(ca_key.public_key()).serial_number(1)
-              .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-              .sign(ca_key, hashes.SHA256()))
-        leaf = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sở Tư pháp Hà Nội")]))
-                .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-                .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-                .sign(ca_key, hashes.SHA256()))
-        signer = signers.SimpleSigner(asn1_cert(leaf), asn1_private_key(key),
-                                      SimpleCertificateStore.from_certs([asn1_cert(ca)]))
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(1)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sở Tư pháp Hà Nội")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(2)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .sign(ca_key, hashes.SHA256())
+        )
+        signer = signers.SimpleSigner(
+            asn1_cert(leaf),
+            asn1_private_key(key),
+            SimpleCertificateStore.from_certs([asn1_cert(ca)]),
+        )
         out = io.BytesIO()
-        signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES),
-                          signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf())), output=out)
+        signers.PdfSigner(
+            signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES), signer
+        ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf())), output=out)
         s = only_signature(verify(client, out.getvalue()))
         assert s["intact"] is True and s["trusted"] is False and s["valid"] is False
         assert any("trusted root" in p for p in s["problems"])
@@ -155,8 +196,9 @@ class TestTampering:
         from sqlmodel import Session
 
         with Session(engine) as session:
-            identity = signing.pki.ensure_identity(session, "HN-REVOKED", "Cơ quan bị thu hồi",
-                                                   datetime.now(UTC))
+            identity = signing.pki.ensure_identity(
+                session, "HN-REVOKED", "Cơ quan bị thu hồi", datetime.now(UTC)
+            )
             session.commit()
         with Session(engine) as session:
             signing.pki.revoke(session, "HN-REVOKED", datetime.now(UTC) - timedelta(hours=1))
@@ -171,11 +213,18 @@ class TestTampering:
         assert s["intact"] is True and s["valid"] is False
         assert any("revoked" in p for p in s["problems"])
         # And the service refuses to sign with a revoked certificate.
-        created = client.post("/v1/agencies", headers=admin, json={"code": "HN-REVOKED", "name": "x"})
+        created = client.post(
+            "/v1/agencies", headers=admin, json={"code": "HN-REVOKED", "name": "x"}
+        )
         assert created.status_code == 201
-        token = client_token(client, created.json()["client_id"], created.json()["client_secret"]).json()
-        resp = client.post("/v1/signatures/pdf", headers={"Authorization": f"Bearer {token['access_token']}"},
-                           files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")})
+        token = client_token(
+            client, created.json()["client_id"], created.json()["client_secret"]
+        ).json()
+        resp = client.post(
+            "/v1/signatures/pdf",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
         assert resp.status_code == 409 and resp.json()["code"] == "no_signing_key"
 
 
@@ -196,7 +245,9 @@ class TestShadowAttacks:
         else:
             assert resp.status_code == 422 and resp.json()["code"] == "damaged_pdf"
 
-    @pytest.mark.parametrize("name", ["replace-v1-manipulated.pdf", "hide-and-replace-v1-manipulated.pdf"])
+    @pytest.mark.parametrize(
+        "name", ["replace-v1-manipulated.pdf", "hide-and-replace-v1-manipulated.pdf"]
+    )
     def test_manipulated_variants_are_modified_after_signing(self, client, name: str) -> None:
         resp = verify(client, (ATTACKS / name).read_bytes())
         s = only_signature(resp)
@@ -205,13 +256,18 @@ class TestShadowAttacks:
 
 
 class TestBadInput:
-    @pytest.mark.parametrize(("content", "status", "code"), [
-        (b"", 422, "empty_file"),
-        (b"Just some text, not a PDF at all.\n" * 10, 422, "not_a_pdf"),
-    ])
+    @pytest.mark.parametrize(
+        ("content", "status", "code"),
+        [
+            (b"", 422, "empty_file"),
+            (b"Just some text, not a PDF at all.\n" * 10, 422, "not_a_pdf"),
+        ],
+    )
     def test_not_pdfs(self, client, agency, content: bytes, status: int, code: str) -> None:
         for path, headers in (("/v1/signatures/pdf/verify", {}), ("/v1/signatures/pdf", agency)):
-            resp = client.post(path, headers=headers, files={"file": ("x.pdf", content, "application/pdf")})
+            resp = client.post(
+                path, headers=headers, files={"file": ("x.pdf", content, "application/pdf")}
+            )
             assert resp.status_code == status and resp.json()["code"] == code, (path, resp.text)
 
     def test_unsigned_pdf(self, client) -> None:
@@ -230,16 +286,22 @@ class TestBadInput:
         assert 400 <= resp.status_code < 500 or resp.json()["valid"] is False, resp.text
         if resp.status_code != 200:
             assert resp.json()["code"] in ("damaged_pdf", "no_signature")
-        signed_resp = client.post("/v1/signatures/pdf", headers=agency,
-                                  files={"file": ("x.pdf", bad, "application/pdf")})
+        signed_resp = client.post(
+            "/v1/signatures/pdf", headers=agency, files={"file": ("x.pdf", bad, "application/pdf")}
+        )
         assert 400 <= signed_resp.status_code < 500 and signed_resp.json()["code"], signed_resp.text
         assert client.get("/healthz").status_code == 200
 
     def test_25_mib_file(self, client, agency) -> None:
         big = b"%PDF-1.7\n" + b"0" * (25 * 1024 * 1024)
         for path, headers in (("/v1/signatures/pdf/verify", {}), ("/v1/signatures/pdf", agency)):
-            resp = client.post(path, headers=headers, files={"file": ("big.pdf", big, "application/pdf")})
-            assert resp.status_code == 413 and resp.json()["code"] in ("payload_too_large", "file_too_large")
+            resp = client.post(
+                path, headers=headers, files={"file": ("big.pdf", big, "application/pdf")}
+            )
+            assert resp.status_code == 413 and resp.json()["code"] in (
+                "payload_too_large",
+                "file_too_large",
+            )
         assert client.get("/healthz").status_code == 200
 
 
@@ -269,9 +331,16 @@ class TestPublicPki:
 
         signing = client.app.state.signing
         ident = signing.identity("STP-HN")
-        req = ocsp.OCSPRequestBuilder().add_certificate(ident.cert, ident.chain[0], hashes.SHA1()).build()
-        resp = client.post("/pki/ocsp", content=req.public_bytes(serialization.Encoding.DER),
-                           headers={"Content-Type": "application/ocsp-request"})
+        req = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(ident.cert, ident.chain[0], hashes.SHA1())
+            .build()
+        )
+        resp = client.post(
+            "/pki/ocsp",
+            content=req.public_bytes(serialization.Encoding.DER),
+            headers={"Content-Type": "application/ocsp-request"},
+        )
         answer = ocsp.load_der_ocsp_response(resp.content)
         assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
         assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
@@ -280,26 +349,48 @@ class TestPublicPki:
 
         from asn1crypto import algos, tsp
 
-        tsq = tsp.TimeStampReq({"version": 1, "message_imprint": {
-            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "hashed_message": b"\x11" * 32}, "cert_req": True})
-        reply = tsp.TimeStampResp.load(client.post("/pki/tsa", content=tsq.dump(),
-                                                   headers={"Content-Type": "application/timestamp-query"}).content)
+        tsq = tsp.TimeStampReq(
+            {
+                "version": 1,
+                "message_imprint": {
+                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                    "hashed_message": b"\x11" * 32,
+                },
+                "cert_req": True,
+            }
+        )
+        reply = tsp.TimeStampResp.load(
+            client.post(
+                "/pki/tsa",
+                content=tsq.dump(),
+                headers={"Content-Type": "application/timestamp-query"},
+            ).content
+        )
         assert reply["status"]["status"].native == "granted"
         assert client.post("/pki/tsa", content=b"not der").status_code == 400
 
 
 class TestTimeLimit:
-    def test_a_check_past_its_deadline_is_stopped_and_the_service_goes_on(self, make_client, admin) -> None:
+    def test_a_check_past_its_deadline_is_stopped_and_the_service_goes_on(
+        self, make_client, admin
+    ) -> None:
         # A deadline no real check can meet stands in for a PDF that makes the parser spin.
+        patient = make_client()
+        created = patient.post("/v1/agencies/STP-HN/clients", headers=admin).json()
+        token = client_token(patient, created["client_id"], created["client_secret"]).json()
+        agency = {"Authorization": f"Bearer {token['access_token']}"}
+        signed = sign(patient, agency, pdfs.simple_pdf(), "B-B")
         hasty = make_client(pdf_timeout_s=0.001)
-        created = hasty.post("/v1/agencies/STP-HN/clients", headers=admin).json()
-        token = client_token(hasty, created["client_id"], created["client_secret"]).json()
-        signed = sign(hasty, {"Authorization": f"Bearer {token['access_token']}"}, pdfs.simple_pdf(), "B-B")
         resp = verify(hasty, signed)
         assert resp.status_code == 422 and resp.json()["code"] == "pdf_too_complex"
+        resp = hasty.post(
+            "/v1/signatures/pdf",
+            headers=agency,
+            data={"level": "B-B"},
+            files={"file": ("a.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
+        assert resp.status_code == 422 and resp.json()["code"] == "pdf_too_complex"
         assert hasty.get("/healthz").status_code == 200
-        patient = make_client()
         assert verify(patient, signed).json()["valid"] is True  # a fresh worker took over
 
 
@@ -316,12 +407,23 @@ def test_a_chain_longer_than_the_placeholder_still_signs(client, agency) -> None
     for n in range(6):  # ~1.3 KB each: the CMS no longer fits the 8 KB reserved for B-B
         k = rsa.generate_private_key(public_exponent=65537, key_size=4096)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Bulky intermediate {n}")])
-        bulky.append(x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                     .public_key(k.public_key()).serial_number(n + 1)
-                     .not_valid_before(now).not_valid_after(now + timedelta(days=1))
-                     .sign(k, hashes.SHA256()))
+        bulky.append(
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(k.public_key())
+            .serial_number(n + 1)
+            .not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1))
+            .sign(k, hashes.SHA256())
+        )
     key = signing.pki.get("STP-HN").key
-    long_chain = SigningIdentity("STP-HN", ours.display_name,
-                                 file_signer(ours.cert, key, ours.chain + bulky), ours.cert, ours.chain)
+    long_chain = SigningIdentity(
+        "STP-HN",
+        ours.display_name,
+        file_signer(ours.cert, key, ours.chain + bulky),
+        ours.cert,
+        ours.chain,
+    )
     signed = signing.pades.sign(io.BytesIO(pdfs.simple_pdf()), long_chain, "B-B")
     assert only_signature(verify(client, signed))["valid"] is True
