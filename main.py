@@ -24,7 +24,7 @@ from core.clock import utcnow
 from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
 from core.errors import install_error_handlers
 from core.files import read_or_create_secret
-from core.http import BodySizeLimit
+from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters
 from core.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("uyquyen")
@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         IssuerKeys(
             settings.effective_vneid_issuer,
             refetch_interval_s=settings.jwks_refetch_interval_s,
+            refetch_burst=settings.jwks_refetch_burst,
             max_age_s=settings.jwks_max_age_s,
         ),
         client_id=settings.vneid_client_id,
@@ -181,11 +182,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get
     # their own cap plus room for the multipart envelope; the handler checks the file itself.
     upload_cap = settings.max_upload_bytes + 64 * 1024
+    app.add_middleware(RejectControlCharacters)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=2 * 1024 * 1024,
         per_path={"/v1/signatures/": upload_cap, "/v1/submissions/": upload_cap},
     )
+    app.add_middleware(CatchUnexpected)  # added last: the outermost of ours
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

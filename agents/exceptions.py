@@ -53,6 +53,10 @@ class InvalidDossier(Unprocessable):
     code, title = "invalid_dossier", "The dossier is not valid I-JSON"
 
 
+class DossierTooComplex(Unprocessable):
+    code, title = "dossier_too_complex", "The dossier is nested too deep or too large"
+
+
 class DossierTooLarge(PayloadTooLarge):
     code, title = "dossier_too_large", "Dossier larger than 1 MiB"
 

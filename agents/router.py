@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
@@ -135,22 +134,25 @@ def _delegate(s: Submission) -> dict[str, str]:
     }
 
 
-def _submission_out(s: Submission) -> SubmissionOut:
-    return SubmissionOut(
+def _submission_json(s: Submission) -> bytes:
+    """A submission as JSON, its dossier spliced in as stored (canonical JSON, written by us):
+    a read never re-parses or re-serializes what a caller sent, so no dossier can break it."""
+    head = SubmissionOut(
         id=s.id,
-        status=s.status,
+        status=s.status,  # type: ignore[arg-type]
         delegation=s.delegation_id,
-        procedure=s.procedure,  # type: ignore[arg-type]
+        procedure=s.procedure,
         agency=s.agency_code,
         delegator=s.delegator_pid,
         delegate=_delegate(s),
         operator=s.operator,
-        dossier=json.loads(s.dossier),
+        dossier=None,
         dossier_sha256=s.dossier_sha256,
         receipt=s.receipt,
         created_at=s.created_at,
         completed_at=s.completed_at,
-    )
+    ).model_dump_json(exclude={"dossier"})
+    return f'{head[:-1]},"dossier":{s.dossier}}}'.encode()
 
 
 @router.post(
@@ -192,22 +194,32 @@ async def submit(
 
 
 @router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["submissions"])
-def get_submission(
-    submission_id: str, principal: AnyParty, session: ReadSessionDep
-) -> SubmissionOut:
+def get_submission(submission_id: str, principal: AnyParty, session: ReadSessionDep) -> Response:
     """One submission: for the submitting delegate, the delegator and the responsible agency."""
-    return _submission_out(submissions.get_visible(session, principal, submission_id))
+    found = submissions.get_visible(session, principal, submission_id)
+    return Response(_submission_json(found), media_type="application/json")
 
 
 @router.get("/v1/agency/submissions", response_model=list[SubmissionOut], tags=["submissions"])
 def agency_inbox(
     principal: AgencyCaller,
     session: ReadSessionDep,
+    request: Request,
     status: Literal["received", "completed"] = "received",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[SubmissionOut]:
-    """The agency's inbox, oldest first."""
-    return [_submission_out(s) for s in submissions.agency_inbox(session, principal, status, limit)]
+    after: Annotated[
+        str | None, Query(max_length=40, description="the last id of the previous page")
+    ] = None,
+) -> Response:
+    """The agency's inbox, oldest first, a page at a time: when the page is full, the `Link`
+    header (rel="next") gives the next one."""
+    page = submissions.agency_inbox(session, principal, status, limit, after)
+    headers = {}
+    if len(page) == limit:
+        following = request.url.include_query_params(after=page[-1].id)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    body = b"[" + b",".join(_submission_json(s) for s in page) + b"]"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(

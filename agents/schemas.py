@@ -3,16 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from core.schemas import StrictModel as _Strict
 
 ORG_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
 # National catalogue codes: "1.001612", or with a local suffix "1.004227.000.00.00.H26".
 PROCEDURE_CODE = r"^[0-9]\.[0-9]{6}(\.[0-9A-Z]{2,3}){0,5}$"
 WARD_CODE = r"^[0-9]{5}$"  # the 5-digit administrative unit code of the ward or commune
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class AgentCreate(_Strict):
@@ -78,7 +76,12 @@ class SubmissionCreate(_Strict):
         max_length=64,
         description="Staff id at the counter (agents only)",
     )
-    dossier: Any = Field(description="Any JSON value, at most 1 MiB in canonical form")
+    dossier: Any = Field(
+        description="Any JSON value: at most 1 MiB in canonical form, nested at most 32 levels,"
+        " 20,000 members and items in all, strings of at most 262,144 characters"
+    )
+
+    free_json_fields = frozenset({"dossier"})
 
 
 class SubmissionCreated(BaseModel):

@@ -9,11 +9,12 @@ import secrets
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal, tuple_, update
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
     AlreadyCompleted,
+    DossierTooComplex,
     DossierTooLarge,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
@@ -31,6 +32,7 @@ from audit.models import AuditEvent
 from core import canonical
 from core.db import InsertIfAbsent
 from core.errors import Conflict
+from core.jsonshape import JsonTooComplex, check_shape
 from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
@@ -41,6 +43,9 @@ from signing.service import SigningService
 
 RECEIPT_TYP = "receipt+jwt"
 MAX_DOSSIER_BYTES = 1024 * 1024
+# Every reader of a dossier (pydantic, our canonicalizer, the agency's software) must be able to
+# walk it: a form is a few levels deep; 255 levels broke every read of a stored one.
+DOSSIER_SHAPE = {"max_depth": 32, "max_members": 20_000, "max_string": 262_144}
 MAX_IDEMPOTENCY_KEY = 128
 
 
@@ -123,6 +128,10 @@ def submit(
         raise OperatorRequired("a counter must say which staff member submits (operator)")
     if principal.kind == "citizen" and body.operator is not None:
         raise OperatorNotAllowed("operator is for agent counters only")
+    try:
+        check_shape(body.dossier, **DOSSIER_SHAPE)
+    except JsonTooComplex as exc:
+        raise DossierTooComplex(f"the dossier is too complex: {exc}") from None
     dossier = canonical_json(body.dossier)
     if len(dossier) > MAX_DOSSIER_BYTES:
         raise DossierTooLarge(f"the dossier is {len(dossier)} bytes; the limit is 1 MiB")
@@ -302,18 +311,24 @@ def get_visible(session: Session, principal: Principal, submission_id: str) -> S
 
 
 def agency_inbox(
-    session: Session, principal: Principal, status: str, limit: int
+    session: Session, principal: Principal, status: str, limit: int, after: str | None = None
 ) -> list[Submission]:
+    """One page of the agency's inbox, oldest first; `after` is the last id of the page before
+    (a cursor: a page never repeats or skips a row, whatever arrives meanwhile)."""
     if principal.kind != "agency":
         raise WrongCallerKind("the inbox is for agencies")
-    stmt = (
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status
-        )
-        .order_by(col(Submission.created_at), col(Submission.id))
-        .limit(limit)
+    stmt = select(Submission).where(
+        col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status
     )
+    if after is not None:
+        previous = session.get(Submission, after) if len(after) <= 40 else None
+        if previous is None or previous.agency_code != principal.agency_code:
+            raise SubmissionNotFound(f"no submission {after!r} to continue after")
+        stmt = stmt.where(
+            tuple_(col(Submission.created_at), col(Submission.id))
+            > tuple_(literal(previous.created_at), literal(previous.id))
+        )
+    stmt = stmt.order_by(col(Submission.created_at), col(Submission.id)).limit(limit)
     return list(session.scalars(stmt))
 
 

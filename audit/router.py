@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from audit.models import AuditEvent
 from audit.service import AuditLog
+from core.db import DB_BIGINT_MAX
 from core.errors import NotFound, Unprocessable
 from identity.dependencies import require_kind
 from identity.principals import Principal
@@ -56,7 +57,9 @@ def _check_size(log: AuditLog, size: int) -> None:
 
 @router.get("/proofs/inclusion")
 def inclusion(
-    request: Request, seq: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+    request: Request,
+    seq: Annotated[int, Query(ge=0, le=DB_BIGINT_MAX)],
+    size: Annotated[int, Query(ge=1, le=DB_BIGINT_MAX)],
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof (audit path) of event `seq` in the tree of size `size`."""
     log = _log(request)
@@ -75,8 +78,8 @@ def inclusion(
 @router.get("/proofs/consistency")
 def consistency(
     request: Request,
-    first: Annotated[int, Query(alias="from", ge=1)],
-    second: Annotated[int, Query(alias="to", ge=1)],
+    first: Annotated[int, Query(alias="from", ge=1, le=DB_BIGINT_MAX)],
+    second: Annotated[int, Query(alias="to", ge=1, le=DB_BIGINT_MAX)],
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between the trees of sizes `from` and `to`."""
     log = _log(request)
@@ -93,7 +96,7 @@ def events(
     kind: str | None = None,
     ref: str | None = None,
     pid: str | None = None,
-    after_seq: Annotated[int | None, Query(ge=-1)] = None,
+    after_seq: Annotated[int | None, Query(ge=-1, le=DB_BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """A citizen's events (as delegator or delegate); admins see all, with filters."""

@@ -43,6 +43,12 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# What an INTEGER and a BIGINT column hold (PostgreSQL; SQLite holds 64 bits): numbers from
+# outside are bounded by these before any query sees them.
+DB_INT_MAX = 2**31 - 1
+DB_BIGINT_MAX = 2**63 - 1
+
+
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(

@@ -175,9 +175,5 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "1"},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            500, "internal_error", "Internal error", "the service failed; it has been logged"
-        )
+    # Unexpected exceptions: core.http.CatchUnexpected (a handler for Exception here would be
+    # Starlette's ServerErrorMiddleware, which re-raises and so drops the connection).

@@ -3,10 +3,106 @@
 from __future__ import annotations
 
 import json
+import logging
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import PROBLEM_JSON
+from core.jsonshape import has_control_characters
+
+log = logging.getLogger("uyquyen")
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A problem+json answer from ASGI middleware (before or outside FastAPI's handlers)."""
+    body = json.dumps(
+        {
+            "type": f"https://uyquyen.hanoi.gov.vn/problems/{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RejectControlCharacters:
+    """NUL and other control characters in a path or query string are refused here, once, for
+    every route: they name nothing, and PostgreSQL cannot even compare text with a NUL."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"")
+            if has_control_characters(scope["path"]) or (
+                b"%" in query and has_control_characters(unquote_plus(query.decode("latin-1")))
+            ):
+                await send_problem(
+                    send,
+                    400,
+                    "control_characters",
+                    "Control characters in the URL",
+                    "the path or query string contains a control character (such as %00)",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class CatchUnexpected:
+    """The last line: an unexpected exception becomes one logged traceback and a 500 problem,
+    and the connection stays open (Starlette's own error middleware re-raises, and the server
+    then drops the keep-alive connection)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only closing the connection can tell the client
+            await send_problem(
+                send,
+                500,
+                "internal_error",
+                "Internal error",
+                "the service failed; it has been logged",
+            )
 
 
 class BodySizeLimit:
@@ -67,24 +163,11 @@ class BodySizeLimit:
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": "https://uyquyen.hanoi.gov.vn/problems/payload_too_large",
-                "title": "Payload too large",
-                "status": 413,
-                "code": "payload_too_large",
-                "detail": f"the request body exceeds {limit} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await send_problem(
+            send,
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"the request body exceeds {limit} bytes",
+            [(b"connection", b"close")],
         )
-        await send({"type": "http.response.body", "body": body})

@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,8 +62,10 @@ class Settings(BaseSettings):
 
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
     max_delegation_days: int = Field(default=365, ge=1, le=3650)
-    # Unknown-`kid` refetches of the issuer's JWKS happen at most this often.
-    jwks_refetch_interval_s: float = Field(default=30.0, ge=0)
+    # Unknown-`kid` refetches of the issuer's JWKS: a budget of `jwks_refetch_burst` fetches,
+    # refilled one per `jwks_refetch_interval_s` (3 a minute by default).
+    jwks_refetch_interval_s: float = Field(default=20.0, ge=0)
+    jwks_refetch_burst: int = Field(default=3, ge=1, le=20)
     # A JWKS older than this is refreshed in the background of the next verification; if the
     # issuer is unreachable the cached keys stay in use.
     jwks_max_age_s: float = Field(default=300.0, ge=1)
@@ -86,10 +96,13 @@ class Settings(BaseSettings):
 
     @field_validator("public_url", "vneid_issuer")
     @classmethod
-    def _strip_slash(cls, v: str | None) -> str | None:
+    def _http_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        v = v.strip().rstrip("/")
+        v = v.strip()
+        if info.field_name == "public_url":
+            v = v.rstrip("/")  # our own base: paths are appended to it
+        # An issuer stays exactly as configured: ID tokens' `iss` must equal it byte for byte.
         if not (v.startswith("http://") or v.startswith("https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v

@@ -6,12 +6,12 @@ import json
 from typing import Annotated, Literal
 
 import segno
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlmodel import Session
 
 from core.clock import utcnow
 from core.concurrency import run_blocking
-from core.db import get_read_session, get_session
+from core.db import DB_INT_MAX, get_read_session, get_session
 from core.errors import NotFound
 from delegation import service
 from delegation.models import Delegation
@@ -162,7 +162,9 @@ async def verify(body: VerifyRequest, session: ReadSessionDep, request: Request)
     tags=["status lists"],
     responses={200: {"content": {"application/statuslist+jwt": {}}}},
 )
-def status_list(n: int, request: Request, session: ReadSessionDep) -> Response:
+def status_list(
+    n: Annotated[int, Path(ge=0, le=DB_INT_MAX)], request: Request, session: ReadSessionDep
+) -> Response:
     """A signed Token Status List (2 bits per delegation: 0 valid, 1 invalid, 2 suspended)."""
     publisher: service.StatusListPublisher = request.app.state.status_lists
     found = publisher.token(session, n, utcnow()) if 1 <= n <= 1_000_000 else None

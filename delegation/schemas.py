@@ -3,11 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from core.schemas import StrictModel as _Strict
 
 
 class AgentDelegate(_Strict):
@@ -30,6 +28,8 @@ class DelegationCreate(_Strict):
     valid_from: AwareDatetime | None = None
     max_uses: int = Field(default=1, examples=[1])
     note: str | None = Field(default=None, max_length=500)
+
+    multiline_fields = frozenset({"note"})
 
 
 class StatusRef(BaseModel):
@@ -58,7 +58,7 @@ class DelegationOut(BaseModel):
     ended_at: datetime | None
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(_Strict):
     token: str = Field(max_length=16_384)
 
 

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Request
 from jose import jws as jose_jws
 from jose.backends import ECKey
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core.files import create_exclusive
+from core.schemas import StrictModel
 from signing.jws import ec_public_jwk, jwk_thumbprint
 
 ID_TOKEN_LIFETIME_S = 300
@@ -72,7 +73,7 @@ class DevVneidProvider:
         }
 
 
-class MintRequest(BaseModel):
+class MintRequest(StrictModel):
     pid: str = Field(pattern=r"^[0-9]{12}$", examples=["001099012345"])
     loa: Literal[1, 2] = 2
     name: str | None = Field(default=None, max_length=200)

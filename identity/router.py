@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from core.clock import epoch
 from core.concurrency import run_blocking
+from core.jsonshape import has_control_characters
 from identity import service
 from identity.dependencies import current_principal
 from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
@@ -23,6 +24,8 @@ GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_TYPE_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 MAX_FORM_BYTES = 128 * 1024
+MAX_CLIENT_ID = 128
+MAX_CLIENT_SECRET = 512
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -60,7 +63,14 @@ def _basic_credentials(request: Request) -> tuple[str, str]:
     if not sep or not client_id or not secret:
         raise InvalidClient("malformed HTTP Basic credentials")
     # RFC 6749 2.3.1: both parts are form-encoded before base64.
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    # Refused before any lookup or hashing: our ids are short, our secrets 43 characters, and
+    # a hash function given megabytes (or a NUL for the database) is a free denial of service.
+    if len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_CLIENT_SECRET:
+        raise InvalidClient("client_id or client_secret is too long")
+    if has_control_characters(client_id) or has_control_characters(secret):
+        raise InvalidClient("client_id and client_secret may not contain control characters")
+    return client_id, secret
 
 
 def _oauth_error(exc: OAuthError) -> JSONResponse:

@@ -1,16 +1,17 @@
 """Verification of VNeID ID tokens (OpenID Connect), as a relying party.
 
 The issuer's keys are found through its discovery document and JWKS, over HTTP, and cached in
-the process: a JWKS older than `max_age_s` is refreshed on next use, an unknown `kid` triggers
-one refetch at most every `refetch_interval_s`, and when the issuer cannot be reached the cached
-keys keep working. Every check of API.md is here; a rejection says why, for the logs and the
+the process: a JWKS older than `max_age_s` is refreshed on next use, and when the issuer cannot
+be reached the cached keys keep working. An unknown `kid` draws on a small refetch budget (a
+token bucket: `refetch_burst` fetches, refilled one per `refetch_interval_s`), so a rotation
+right after a junk token is still seen at once while a storm of unknown kids costs the issuer a
+handful of requests. Every check of API.md is here; a rejection says why, for the logs and the
 `error_description`, never anything that helps forge a token.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import re
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 from jose.backends.base import Key
 
+from core.jsonshape import loads_bounded
 from signing.jws import (
     MalformedJWS,
     algorithms_for_public_key,
@@ -95,7 +97,7 @@ def http_get_json(url: str, timeout: float = 3.0) -> Any:
                 body += chunk
                 if len(body) > MAX_DOCUMENT_BYTES:
                     raise ValueError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
-    return json.loads(body)
+    return loads_bounded(body, max_bytes=MAX_DOCUMENT_BYTES, max_depth=16)
 
 
 class IssuerKeys:
@@ -105,13 +107,17 @@ class IssuerKeys:
         self,
         issuer: str,
         *,
-        refetch_interval_s: float = 30.0,
+        refetch_interval_s: float = 20.0,
+        refetch_burst: int = 3,
         max_age_s: float = 300.0,
         fetch_json: Callable[[str], Any] = http_get_json,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.issuer = issuer
         self._refetch_interval = refetch_interval_s
+        self._burst = refetch_burst
+        self._budget = float(refetch_burst)
+        self._budget_at = clock()
         self._max_age = max_age_s
         self._fetch_json = fetch_json
         self._clock = clock
@@ -122,7 +128,10 @@ class IssuerKeys:
         self.fetch_count = 0
 
     def _download(self) -> dict[str, _IssuerKey]:
-        discovery = self._fetch_json(f"{self.issuer}/.well-known/openid-configuration")
+        # OpenID Connect Discovery 1.0, 4: strip one trailing slash, then append the path; the
+        # issuer itself is compared exactly as configured.
+        discovery_url = self.issuer.removesuffix("/") + "/.well-known/openid-configuration"
+        discovery = self._fetch_json(discovery_url)
         if not isinstance(discovery, dict) or discovery.get("issuer") != self.issuer:
             raise ValueError("discovery document names another issuer")
         jwks_uri = discovery.get("jwks_uri")
@@ -151,11 +160,13 @@ class IssuerKeys:
                 keys[kid] = _IssuerKey(public_key, algorithms, jwk)
         return keys
 
-    def _refresh(self, reason: str) -> None:
+    def _refresh(self, reason: str, force: bool = False) -> None:
         with self._lock:
             now = self._clock()
-            if now - self._attempted_at < min(self._refetch_interval, self._max_age) and (
-                self._keys is not None
+            if (
+                not force
+                and now - self._attempted_at < min(self._refetch_interval, self._max_age)
+                and self._keys is not None
             ):
                 return  # another thread just did it
             self._attempted_at = now
@@ -167,6 +178,20 @@ class IssuerKeys:
             except Exception as exc:  # network, HTTP status, JSON: keep the cache
                 log.warning("could not fetch JWKS of %s (%s): %s", self.issuer, reason, exc)
 
+    def _take_refetch(self, now: float) -> bool:
+        """One fetch from the budget, if there is one left."""
+        with self._lock:
+            if self._refetch_interval > 0:
+                refill = (now - self._budget_at) / self._refetch_interval
+                self._budget = min(float(self._burst), self._budget + refill)
+            else:
+                self._budget = float(self._burst)
+            self._budget_at = now
+            if self._budget < 1:
+                return False
+            self._budget -= 1
+            return True
+
     def key_for(self, kid: str | None) -> _IssuerKey | None:
         now = self._clock()
         if self._keys is None or (
@@ -175,8 +200,8 @@ class IssuerKeys:
         ):
             self._refresh("cache empty or stale")
         key = self._lookup(kid)
-        if key is None and now - self._attempted_at >= self._refetch_interval:
-            self._refresh(f"unknown kid {kid!r}")
+        if key is None and self._take_refetch(now):
+            self._refresh(f"unknown kid {str(kid)[:64]!r}", force=True)
             key = self._lookup(kid)
         return key
 
@@ -188,8 +213,17 @@ class IssuerKeys:
         return keys.get(kid)
 
 
+# NumericDate (RFC 7519) bounded to what a date can be: 1e20 or a 400-digit integer is no
+# time at all (and would overflow every datetime conversion).
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, float) and not math.isfinite(v):
+        return False
+    return 0 <= v <= MAX_NUMERIC_DATE  # compared exactly: a huge int never becomes a float
 
 
 class IdTokenVerifier:
@@ -252,7 +286,7 @@ class IdTokenVerifier:
             raise IdTokenRejected("token was issued to another party (azp)")
         exp, iat, nbf = c.get("exp"), c.get("iat"), c.get("nbf")
         if not _is_number(exp):
-            raise IdTokenRejected("exp missing or not a number")
+            raise IdTokenRejected("exp missing or not a valid date")
         if now > exp + self.skew:
             raise IdTokenRejected("token expired")
         if not _is_number(iat):

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from jose.backends import ECKey, RSAKey
 from jose.backends.base import Key
 
+from core.jsonshape import nesting_depth
+
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 MIN_RSA_BITS = 2048
 
@@ -54,12 +56,20 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# Headers and claims are flat objects with a few nested ones (delegate, status, address): the
+# depth is checked before parsing (~1,000 nested arrays made the parser raise RecursionError).
+MAX_JSON_DEPTH = 8
+MAX_HEADER_CHARS = 4096
+
+
 def json_object(data: bytes) -> dict[str, Any]:
+    if nesting_depth(data) > MAX_JSON_DEPTH:
+        raise MalformedJWS(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         obj = json.loads(data, object_pairs_hook=_no_duplicates)
     except MalformedJWS:
         raise
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJWS("not a JSON object") from exc
     if not isinstance(obj, dict):
         raise MalformedJWS("not a JSON object")
@@ -86,6 +96,8 @@ def parse_compact(token: str, *, max_length: int) -> CompactJWS:
     if len(parts) != 3:
         raise MalformedJWS("not a compact JWS (three dot-separated parts expected)")
     h, p, s = parts
+    if len(h) > MAX_HEADER_CHARS:
+        raise MalformedJWS(f"header longer than {MAX_HEADER_CHARS} characters")
     header = json_object(b64url_decode(h))
     payload = b64url_decode(p)
     signature = b64url_decode(s)

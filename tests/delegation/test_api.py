@@ -434,7 +434,7 @@ class TestSubmissionChecks:
     def test_dossier_limits_consume_nothing(self, world: World) -> None:
         d = grant(world.client, world.citizen)
         problem(
-            submit(world.client, world.vnpost, d["token"], dossier={"blob": "a" * (1024 * 1024)}),
+            submit(world.client, world.vnpost, d["token"], dossier={"parts": ["a" * 200_000] * 6}),
             413,
             "dossier_too_large",
         )
@@ -450,6 +450,15 @@ class TestSubmissionChecks:
             headers={**world.vnpost, "Idempotency-Key": "nan", "Content-Type": "application/json"},
         )
         assert resp.status_code == 422
+        deep: object = "leaf"
+        for _ in range(255):
+            deep = {"x": deep}
+        for dossier in (deep, [[[]] * 0] * 20_001, {"k" * 257: 1}, {"s": "a" * 262_145}):
+            problem(
+                submit(world.client, world.vnpost, d["token"], dossier=dossier),
+                422,
+                "dossier_too_complex",
+            )
         assert uses_of(world, d["id"]) == 0
 
 
