@@ -46,7 +46,25 @@ class Identity:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
+# RFC 5280's upper bound of a common name and an organizational unit, which the cryptography
+# library counts in UTF-8 bytes: "Ủy ban nhân dân phường ..." reaches it in ~45 characters.
+UB_NAME_BYTES = 64
+
+
+def _fit(text: str) -> str:
+    """A name cut to what a certificate holds (an agency's name may be 200 characters)."""
+    if len(text.encode()) <= UB_NAME_BYTES:
+        return text
+    cut = text
+    while len(cut.encode()) > UB_NAME_BYTES - len("…".encode()):
+        cut = cut[:-1]
+    if " " in cut[len(cut) // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]  # at a word boundary
+    return cut.rstrip(" ,;-—") + "…"
+
+
 def _name(common_name: str, unit: str | None = None) -> x509.Name:
+    common_name, unit = _fit(common_name), _fit(unit) if unit else unit
     attrs = [
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "uyquyen development PKI"),

@@ -104,6 +104,8 @@ def db_url(
 ) -> Iterator[str]:
     """A fresh, migrated database on each backend."""
     if request.param == "postgresql" and _postgres_templates is None:
+        if os.environ.get("CI") == "true":  # CI must test both backends: never skip silently
+            pytest.fail("UYQUYEN_TEST_POSTGRES_URL is not set; CI runs the PostgreSQL half too")
         pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
     templates = _sqlite_templates if request.param == "sqlite" else _postgres_templates
     assert templates is not None
