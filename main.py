@@ -243,6 +243,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         server_header=False,
+        # httptools with header limits and timeouts on slow headers and bodies (core.server)
+        http="core.server:GuardedHttpToolsProtocol",
     )
     return 0
 

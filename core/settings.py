@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     # Each upload is parsed in a worker process of its own with this address-space cap; at most
     # `pdf_workers` at once per server process, and `pdf_per_sender` per sender (address for
     # verification, agency for signing), so one sender of hostile files cannot hold them all.
+    # Connections: request line and headers at most this large and this many, headers within
+    # `header_timeout_s` of the request's first byte, and no pause of `body_idle_timeout_s` in
+    # a body (431 and 408 beyond; see core.server).
+    header_max_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    header_max_count: int = Field(default=100, ge=10, le=1000)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    body_idle_timeout_s: float = Field(default=20.0, gt=0, le=600)
     pdf_memory_mb: int = Field(default=1024, ge=256, le=65_536)
     pdf_workers: int = Field(default=4, ge=1, le=64)
     pdf_per_sender: int = Field(default=1, ge=1, le=64)
