@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity import dev_provider
     from identity.router import router as identity_router
     from identity.service import AccessTokens
+    from identity.throttle import LoginThrottle
     from identity.vneid import IdTokenVerifier, IssuerKeys
     from signing.configured import ConfiguredKeys
     from signing.hsm import Pkcs11Keys
@@ -157,6 +158,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         client_id=settings.vneid_client_id,
         clock_skew_s=settings.clock_skew_s,
+    )
+    app.state.login_throttle = LoginThrottle(
+        window_s=settings.login_window_s,
+        per_client=settings.login_failures_per_client,
+        per_address=settings.login_failures_per_address,
+        admin_per_address=settings.admin_failures_per_address,
     )
     app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
     app.state.delegation_config = config = DelegationConfig(

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     # Each upload is parsed in a worker process of its own with this address-space cap; at most
     # `pdf_workers` at once per server process, and `pdf_per_sender` per sender (address for
     # verification, agency for signing), so one sender of hostile files cannot hold them all.
+    # Failed logins, counted in the database per window: a client id (client credentials) is
+    # refused for the rest of the window after `login_failures_per_client`, an address after
+    # `login_failures_per_address` (token exchange and client credentials together: far looser,
+    # counters share NATs) and after `admin_failures_per_address` wrong admin tokens.
+    login_window_s: int = Field(default=300, ge=10, le=86_400)
+    login_failures_per_client: int = Field(default=10, ge=1, le=10_000)
+    login_failures_per_address: int = Field(default=200, ge=1, le=100_000)
+    admin_failures_per_address: int = Field(default=20, ge=1, le=10_000)
     # Connections: request line and headers at most this large and this many, headers within
     # `header_timeout_s` of the request's first byte, and no pause of `body_idle_timeout_s` in
     # a body (431 and 408 beyond; see core.server).

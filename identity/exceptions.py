@@ -4,15 +4,17 @@ OAuthError (RFC 6749 5.2 body, only on /oauth/token)
  ├── InvalidRequest   400 invalid_request
  ├── InvalidGrant     400 invalid_grant
  ├── InvalidClient    401 invalid_client
+ ├── TooManyAttempts  429 too_many_attempts (with Retry-After)
  └── UnsupportedGrant 400 unsupported_grant_type
 NotAuthenticated (Unauthorized 401 "unauthorized")   every other endpoint, problem+json
 AdminOnly (Forbidden 403 "admin_only")
+TooManyAdminAttempts (TooManyRequests 429 "too_many_attempts")
 WrongCallerKind (Forbidden 403 "wrong_caller_kind")
 """
 
 from __future__ import annotations
 
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, TooManyRequests, Unauthorized
 
 
 class OAuthError(Exception):
@@ -36,6 +38,14 @@ class InvalidClient(OAuthError):
     status, error = 401, "invalid_client"
 
 
+class TooManyAttempts(OAuthError):
+    status, error = 429, "too_many_attempts"
+
+    def __init__(self, description: str, retry_after_s: int):
+        super().__init__(description)
+        self.retry_after_s = retry_after_s
+
+
 class UnsupportedGrant(OAuthError):
     error = "unsupported_grant_type"
 
@@ -52,3 +62,8 @@ class AdminOnly(Forbidden):
 class WrongCallerKind(Forbidden):
     code = "wrong_caller_kind"
     title = "Not allowed for this kind of caller"
+
+
+class TooManyAdminAttempts(TooManyRequests):
+    code = "too_many_attempts"
+    title = "Too many failed attempts"

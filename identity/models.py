@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
@@ -34,3 +35,14 @@ class ExchangedIdToken(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class LoginFailures(SQLModel, table=True):
+    """Failed logins counted per key ("client:<id>", "address:<ip>", ...) in fixed windows, in
+    the database so that every server process and host sees the same count."""
+
+    __tablename__ = "login_failures"
+
+    key: str = Field(primary_key=True, max_length=200)
+    window_start: int = Field(sa_type=sa.BigInteger, nullable=False)  # epoch seconds
+    failures: int = Field(nullable=False)

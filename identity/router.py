@@ -14,9 +14,16 @@ from core.concurrency import run_blocking
 from core.jsonshape import has_control_characters
 from identity import service
 from identity.dependencies import current_principal
-from identity.exceptions import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrant
+from identity.exceptions import (
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    TooManyAttempts,
+    UnsupportedGrant,
+)
 from identity.principals import Principal
 from identity.schemas import Me, OAuthErrorResponse, TokenResponse
+from identity.throttle import Throttled
 
 router = APIRouter(tags=["identity"])
 
@@ -77,6 +84,8 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
     headers = dict(_NO_STORE)
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="uyquyen"'
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after_s)
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=exc.status,
@@ -92,6 +101,7 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 async def token(request: Request) -> JSONResponse:
     """Token endpoint: RFC 8693 token exchange (VNeID ID token) or client credentials."""
     state = request.app.state
+    address = request.client.host if request.client else "unknown"
     try:
         form = await _read_form(request)
         grant_type = form.get("grant_type")
@@ -108,7 +118,9 @@ async def token(request: Request) -> JSONResponse:
                         session,
                         state.id_token_verifier,
                         state.access_tokens,
+                        state.login_throttle,
                         subject_token,
+                        address,
                         epoch(),
                     )
                     session.commit()
@@ -130,7 +142,13 @@ async def token(request: Request) -> JSONResponse:
                 # so it runs in autocommit on a plain connection (no ORM session).
                 with state.autocommit_engine.connect() as conn:
                     issued = service.client_credentials_grant(
-                        conn, state.access_tokens, client_id, client_secret, epoch()
+                        conn,
+                        state.access_tokens,
+                        state.login_throttle,
+                        client_id,
+                        client_secret,
+                        address,
+                        epoch(),
                     )
                     conn.commit()  # the login event (SQLite; PostgreSQL has committed it)
                     return issued
@@ -143,6 +161,13 @@ async def token(request: Request) -> JSONResponse:
             raise UnsupportedGrant(f"grant_type {grant_type[:80]!r} is not supported")
     except OAuthError as exc:
         return _oauth_error(exc)
+    except Throttled as exc:
+        return _oauth_error(
+            TooManyAttempts(
+                f"too many failed logins; try again in {exc.retry_after_s} s",
+                retry_after_s=exc.retry_after_s,
+            )
+        )
     return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
 
 

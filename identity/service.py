@@ -18,6 +18,7 @@ from core.db import InsertIfAbsent
 from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest, NotAuthenticated
 from identity.models import ExchangedIdToken, OAuthClient
 from identity.principals import Principal
+from identity.throttle import LoginThrottle, failures_in_window
 from identity.vneid import IdTokenRejected, IdTokenVerifier
 from signing.keyring import InvalidServiceToken, Keyring
 
@@ -102,17 +103,52 @@ _RECORD_EXCHANGE = InsertIfAbsent(
 )
 
 
+def login_failed(
+    conn: Session | Connection,
+    throttle: LoginThrottle,
+    keys: list[str],
+    now: float,
+    *,
+    method: str,
+    reason: str,
+    address: str,
+    client_id: str | None = None,
+) -> None:
+    """Count a failed login against its keys and put it on the record (committed here: the
+    caller raises next, and the failure must outlive that)."""
+    counts = throttle.fail(conn, keys, now)
+    data: dict[str, Any] = {"method": method, "reason": reason[:200], "address": address}
+    if client_id is not None:
+        data["client_id"] = client_id[:64]
+    data["failures"] = max(counts.values())
+    audit.record(conn, "login.failed", actor=f"address:{address}"[:96], ref=client_id, data=data)
+    conn.commit()
+
+
 def exchange_id_token(
     session: Session,
     verifier: IdTokenVerifier,
     tokens: AccessTokens,
+    throttle: LoginThrottle,
     subject_token: str,
+    address: str,
     now: float,
 ) -> IssuedToken:
     """RFC 8693 token exchange: a VNeID ID token, once, for one of our access tokens."""
+    keys = [f"address:{address}"]
+    throttle.check(throttle.read(session, keys, now), now)
     try:
         verified = verifier.verify(subject_token, now)
     except IdTokenRejected as exc:
+        login_failed(
+            session,
+            throttle,
+            keys,
+            now,
+            method="token_exchange",
+            reason=exc.reason,
+            address=address,
+        )
         if exc.error == "invalid_request":
             raise InvalidRequest(exc.reason) from None
         raise InvalidGrant(exc.reason) from None
@@ -121,7 +157,12 @@ def exchange_id_token(
     # primary key makes the second insert of the same token fail, whichever process does it.
     expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
     if not _RECORD_EXCHANGE(session, {"b_hash": verified.replay_key, "b_expires": expires_at}):
-        raise InvalidGrant("this ID token has already been exchanged")
+        session.rollback()
+        reason = "this ID token has already been exchanged"
+        login_failed(
+            session, throttle, keys, now, method="token_exchange", reason=reason, address=address
+        )
+        raise InvalidGrant(reason)
     if random.random() < 0.01:  # keep the table small without a scheduler
         session.execute(
             delete(ExchangedIdToken).where(
@@ -153,25 +194,58 @@ class AuthenticatedClient:
 _CLIENTS = OAuthClient.__table__  # type: ignore[attr-defined]
 # A Core SELECT of the five columns the grant needs: this runs on every login, and loading an
 # ORM instance into the identity map costs more than the query.
+# The failed-login counts of the client and of the address come with it, in the same statement.
 _SELECT_CLIENT = select(
     _CLIENTS.c.secret_hash,
     _CLIENTS.c.kind,
     _CLIENTS.c.owner_code,
     _CLIENTS.c.counter_id,
     _CLIENTS.c.disabled,
+    failures_in_window("client_key", "w").label("client_failures"),
+    failures_in_window("address_key", "w").label("address_failures"),
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
 def authenticate_client(
-    session: Session | Connection, client_id: str, client_secret: str
+    conn: Session | Connection,
+    throttle: LoginThrottle,
+    client_id: str,
+    client_secret: str,
+    address: str,
+    now: float,
 ) -> AuthenticatedClient:
+    keys = [f"client:{client_id}", f"address:{address}"]
     row = (
-        session.execute(_SELECT_CLIENT, {"client_id": client_id}).first()
+        conn.execute(
+            _SELECT_CLIENT,
+            {
+                "client_id": client_id,
+                "client_key": keys[0],
+                "address_key": keys[1],
+                "w": throttle.window(now),
+            },
+        ).first()
         if len(client_id) <= 64
         else None
     )
+    if row is not None:
+        counts = {keys[0]: row.client_failures, keys[1]: row.address_failures}
+    else:
+        counts = throttle.read(conn, keys, now)
+    throttle.check(counts, now)  # before the secret is looked at: no oracle while throttled
     ok = _secret_hasher.verify(client_secret, row.secret_hash if row else _DUMMY_HASH)
     if row is None or not ok:
+        reason = "unknown client" if row is None else "wrong secret"
+        login_failed(
+            conn,
+            throttle,
+            keys,
+            now,
+            method="client_credentials",
+            reason=reason,
+            address=address,
+            client_id=client_id,
+        )
         raise InvalidClient("unknown client or wrong secret")
     if row.disabled:
         raise InvalidClient("this client is disabled (its agent is suspended)")
@@ -181,11 +255,13 @@ def authenticate_client(
 def client_credentials_grant(
     session: Session | Connection,
     tokens: AccessTokens,
+    throttle: LoginThrottle,
     client_id: str,
     client_secret: str,
+    address: str,
     now: float,
 ) -> IssuedToken:
-    client = authenticate_client(session, client_id, client_secret)
+    client = authenticate_client(session, throttle, client_id, client_secret, address, now)
     audit.record(
         session,
         "login.client_credentials",
