@@ -177,7 +177,14 @@ def exchange_id_token(
         subjects=[verified.pid],
         data={"loa": verified.loa},
     )
-    claims: dict[str, Any] = {"sub": verified.pid, "kind": "citizen", "loa": verified.loa}
+    # RFC 9068 2.2: client_id is who asked for the token; a citizen's app exchanging a VNeID ID
+    # token for us acts as our VNeID client (the ID token's audience).
+    claims: dict[str, Any] = {
+        "sub": verified.pid,
+        "client_id": verifier.client_id,
+        "kind": "citizen",
+        "loa": verified.loa,
+    }
     if verified.name:
         claims["name"] = verified.name
     return tokens.issue(claims, now)
@@ -269,7 +276,11 @@ def client_credentials_grant(
         ref=client.owner_code,
         data={"kind": client.kind, "owner": client.owner_code},
     )
-    claims: dict[str, Any] = {"sub": client.client_id, "kind": client.kind}
+    claims: dict[str, Any] = {
+        "sub": client.client_id,
+        "client_id": client.client_id,  # RFC 9068 2.2
+        "kind": client.kind,
+    }
     if client.kind == "agent":
         claims["agent"] = client.owner_code
         claims["counter"] = client.counter_id

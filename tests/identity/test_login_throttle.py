@@ -14,18 +14,24 @@ def from_address(client: TestClient, address: str) -> TestClient:
     return TestClient(client.app, client=(address, 40000), raise_server_exceptions=False)
 
 
-def test_a_client_under_attack_is_locked_for_the_window_and_the_others_are_not(client, admin) -> None:
+def test_a_client_under_attack_is_locked_for_the_window_and_the_others_are_not(
+    client, admin
+) -> None:
     create_agent(client, admin, "VNPOST", "post_office")
     attacked, neighbour = create_counter(client, admin), create_counter(client, admin)
     for n in range(10):
         resp = client_token(client, attacked["client_id"], f"wrong-{n}")
         assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
-    locked = client_token(client, attacked["client_id"], attacked["client_secret"])  # even the right one
+    locked = client_token(
+        client, attacked["client_id"], attacked["client_secret"]
+    )  # even the right one
     assert locked.status_code == 429, locked.text
     assert locked.json()["error"] == "too_many_attempts"
     assert 1 <= int(locked.headers["retry-after"]) <= 300
     # the counter next to it, behind the same address, logs in as usual
-    assert client_token(client, neighbour["client_id"], neighbour["client_secret"]).status_code == 200
+    assert (
+        client_token(client, neighbour["client_id"], neighbour["client_secret"]).status_code == 200
+    )
 
 
 def test_the_count_holds_across_server_processes(make_client, admin) -> None:
@@ -39,7 +45,9 @@ def test_the_count_holds_across_server_processes(make_client, admin) -> None:
     assert client_token(second, counter["client_id"], counter["client_secret"]).status_code == 429
 
 
-def test_an_address_guessing_many_client_ids_is_stopped_and_others_are_not(make_client, admin) -> None:
+def test_an_address_guessing_many_client_ids_is_stopped_and_others_are_not(
+    make_client, admin
+) -> None:
     client = make_client(login_failures_per_address=5)
     create_agent(client, admin, "VNPOST", "post_office")
     counter = create_counter(client, admin)
@@ -48,7 +56,9 @@ def test_an_address_guessing_many_client_ids_is_stopped_and_others_are_not(make_
     assert client_token(client, "ctr_guess-next", "secret").status_code == 429
     assert client_token(client, counter["client_id"], counter["client_secret"]).status_code == 429
     elsewhere = from_address(client, "198.51.100.20")
-    assert client_token(elsewhere, counter["client_id"], counter["client_secret"]).status_code == 200
+    assert (
+        client_token(elsewhere, counter["client_id"], counter["client_secret"]).status_code == 200
+    )
 
 
 def test_failed_token_exchanges_count_per_address(make_client, issuer) -> None:
