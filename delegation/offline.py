@@ -10,9 +10,13 @@ For agencies, banks and counters that must check a delegation without calling uy
     result = verify_offline(token, jwks, lists, issuer="https://uyquyen.hanoi.gov.vn")
     result.valid, result.status, result.reason
 
-A status list holds one value for revoked, renounced and exhausted delegations ("invalid"),
-reported here as status "revoked"; a pending delegation reads as valid there. The online
-`POST /v1/delegations/verify` tells them apart.
+What offline verification can tell: the token is genuine (our key), unaltered, issued by us, in
+its window (`nbf`..`exp`), and what its status list said when the list was signed: valid,
+pending (a person delegate has not accepted yet), suspended (its agent is), or ended. What it
+cannot tell: which end (revoked, renounced and exhausted share one value, reported "revoked"),
+how many uses are left, and anything that happened after the list was signed (a list lives for
+its `ttl`; fetch a fresh one for a decision that matters). The online
+`POST /v1/delegations/verify` tells all of it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ _STATUS = {
     status_list.VALID: "active",
     status_list.INVALID: "revoked",
     status_list.SUSPENDED: "suspended",
+    status_list.PENDING: "pending",
 }
 
 

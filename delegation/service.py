@@ -197,6 +197,8 @@ def grant(
         created_at=now,
     )
     _place_in_status_list(session, d)
+    if d.state == "pending":
+        _bump_list(session, d.status_list_n)  # its entry reads PENDING, not the default VALID
     d.token = keyring.sign(_token_claims(d, config, now), DELEGATION_TYP)
     session.flush()
     _record(
@@ -304,6 +306,7 @@ def accept(session: Session, principal: Principal, delegation_id: str, now: date
         raise WrongState("the delegation has expired", code="expired")
     d.state, d.accepted_at = "active", now
     session.add(d)
+    _bump_list(session, d.status_list_n)  # PENDING becomes VALID
     session.flush()
     _record(session, "delegation.accepted", principal, d, now)
     return d
@@ -482,6 +485,8 @@ class StatusListPublisher:
                 entries[idx] = status_list.INVALID
             elif suspended:
                 entries[idx] = status_list.SUSPENDED
+            elif state == "pending":
+                entries[idx] = status_list.PENDING
         claims = {
             "sub": self.config.status_list_uri(n),
             "iat": t,

@@ -11,6 +11,9 @@ from signing.jws import b64url_decode, b64url_encode
 
 BITS = 2
 VALID, INVALID, SUSPENDED = 0, 1, 2
+# 0x03 is left to applications by the draft: ours means "pending", a person delegation that its
+# delegate has not accepted yet. It must not read as valid to an offline verifier.
+PENDING = 3
 PER_BYTE = 8 // BITS
 
 

@@ -3,7 +3,6 @@ RFC 9162 verifier, and tampering caught by `audit verify`."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.fixtures.factories import grant, in_days, submit
+from tests.fixtures.issuer import IssuerKey, encode_jws
 from tests.fixtures.world import DELEGATOR, RELATIVE, World, jws_parts, verify_with_jwks
 
 
@@ -414,12 +414,67 @@ class TestTampering:
         assert log_of(world).verify()[0] is False
 
 
+class TestCheckpointTampering:
+    """`audit verify` checks each checkpoint's signature, that the signature says what the row
+    says, and that the events give the signed root."""
+
+    @pytest.fixture
+    def logged(self, world: World) -> World:
+        story(world)
+        checkpoint(world)
+        assert log_of(world).verify()[0]
+        return world
+
+    def test_a_checkpoint_with_a_forged_signature(self, logged: World) -> None:
+        signed = logged.client.get("/v1/audit/checkpoint").json()["checkpoint"]
+        head, payload, sig = signed.split(".")
+        forged = f"{head}.{payload}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
+        sql(logged, "UPDATE audit_checkpoints SET signed = :s", s=forged)
+        ok, _, message = log_of(logged).verify()
+        assert not ok and "bad signature" in message, message
+
+    def test_a_checkpoint_signed_by_another_key(self, logged: World) -> None:
+        signed = logged.client.get("/v1/audit/checkpoint").json()["checkpoint"]
+        header, claims = jws_parts(signed)
+        sql(logged, "UPDATE audit_checkpoints SET signed = :s",
+            s=encode_jws(header, claims, IssuerKey.generate(header["kid"], "ES256")))
+        ok, _, message = log_of(logged).verify()
+        assert not ok and "bad signature" in message, message
+
+    def test_a_checkpoint_row_that_differs_from_its_signed_statement(self, logged: World) -> None:
+        sql(logged, "UPDATE audit_checkpoints SET root_hash = :r", r="ab" * 32)
+        ok, _, message = log_of(logged).verify()
+        assert not ok and "does not match its signed statement" in message, message
+
+    def test_events_rewritten_with_their_hashes_do_not_give_the_signed_root(self, logged: World) -> None:
+        """A forger who rewrites an event and recomputes its leaf hash (and every stored hash
+        after it) is caught only by the signed root."""
+        from sqlmodel import Session, select
+
+        from audit import merkle
+        from audit.models import AuditEvent
+        from audit.service import entry_bytes
+
+        with Session(logged.client.app.state.engine) as session:
+            events = session.exec(select(AuditEvent).where(AuditEvent.seq != None).order_by(AuditEvent.seq)).all()  # noqa: E711
+            events[0].data = json.dumps({"loa": 1, "forged": True})
+            leaves = []
+            for e in events:
+                e.leaf_hash = merkle.leaf_hash(entry_bytes(e, e.seq)).hex()
+                leaves.append(bytes.fromhex(e.leaf_hash))
+                e.root_after = merkle.root(leaves).hex()
+                session.add(e)
+            session.commit()
+        ok, _, message = log_of(logged).verify()
+        assert not ok and "do not give the signed root" in message, message
+
+
 def test_checkpoint_claims(world: World) -> None:
     story(world)
     body = checkpoint(world)
     claims = jws_parts(body["checkpoint"])[1]
     assert claims["iss"] == "http://testserver" and len(claims["root_hash"]) == 64
-    assert base64  # the JWS is verified against the published JWKS in checkpoint()
+    assert verify_with_jwks(world.client, body["checkpoint"]) == claims  # raises if forged
 
 
 def test_empty_log_has_no_checkpoint(client) -> None:

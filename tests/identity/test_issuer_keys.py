@@ -105,3 +105,22 @@ def test_weak_rsa_and_unknown_key_types_are_ignored(issuer, keys) -> None:
     v = verifier(keys)
     with pytest.raises(IdTokenRejected):
         v.verify(issuer.id_token(key=weak), time.time())
+
+
+def test_the_expiry_boundary_is_exp_plus_the_skew_inclusive(issuer, keys) -> None:
+    v = verifier(keys)  # skew 60 s
+    exp = int(time.time()) + 30
+    v.verify(issuer.id_token(exp=exp, iat=exp - 300), exp + 60)  # exactly at exp + skew: accepted
+    with pytest.raises(IdTokenRejected, match="token expired"):
+        v.verify(issuer.id_token(exp=exp, iat=exp - 300), exp + 60.001)
+
+
+def test_a_token_without_kid_is_refused_when_the_issuer_publishes_several_keys(issuer, keys) -> None:
+    v = verifier(keys)
+    assert len(issuer.published) > 1
+    token = issuer.id_token("ES256", header={"kid": ...})
+    with pytest.raises(IdTokenRejected, match="signing key is not in the issuer's JWKS"):
+        v.verify(token, time.time())
+    issuer.published = [issuer.keys["vneid-es256"]]
+    fresh = IssuerKeys(issuer.url, refetch_interval_s=20, max_age_s=300)
+    verifier(fresh).verify(issuer.id_token("ES256", header={"kid": ...}), time.time())

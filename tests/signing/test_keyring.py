@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
+from identity.exceptions import NotAuthenticated
 from main import main as cli
 from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.factories import citizen_headers
@@ -129,7 +130,7 @@ class TestAccessTokens:
         client = make_client(access_token_ttl_s=60, clock_skew_s=0)
         headers = citizen_headers(client, issuer)
         tokens = client.app.state.access_tokens
-        with pytest.raises(Exception, match="expired"):
+        with pytest.raises(NotAuthenticated, match="access token expired"):
             tokens.principal(bearer(headers), time.time() + 61)
         assert client.get("/v1/me", headers=headers).status_code == 200
 
