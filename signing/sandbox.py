@@ -57,12 +57,23 @@ def ask_parent(question: Any) -> Any:
     return value
 
 
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return super().format(record).replace("\n", " | ")[:500]
+
+
 def _worker_main(conn: Connection, memory_bytes: int) -> None:
     global _parent
     _parent = conn
     # A MemoryError deep in a parser also fails finalizers on the way out; they would print
     # "Exception ignored" into the server's log.
     sys.unraisablehook = lambda unraisable: None
+    # pyHanko logs what it finds wrong in a document with full tracebacks (a tampered or
+    # self-signed upload is an expected refusal, reported to the caller): one line each here.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine("%(levelname)s pdf-worker %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:

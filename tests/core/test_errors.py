@@ -59,3 +59,29 @@ def test_oversized_streamed_body_is_refused(client, admin) -> None:
         "/v1/agents", headers={**admin, "Content-Type": "application/json"}, content=chunks()
     )
     assert resp.status_code == 413 and resp.json()["code"] == "payload_too_large"
+
+
+def test_an_unexpected_error_is_answered_and_not_raised_to_the_server() -> None:
+    """uvicorn drops a keep-alive connection when the app raises; CatchUnexpected answers the
+    500 itself and returns normally, so the connection stays usable."""
+    import asyncio
+
+    from core.http import CatchUnexpected
+
+    async def broken(scope, receive, send):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    sent: list[dict] = []
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    asyncio.run(CatchUnexpected(broken)(scope, receive, send))  # does not raise
+    assert sent[0]["status"] == 500
+    assert (b"content-type", b"application/problem+json") in sent[0]["headers"]
+    assert b'"code": "internal_error"' in sent[1]["body"]
+    assert b"a bug" not in sent[1]["body"]  # no internals to the client

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from tests.fixtures.server import (
 from tests.fixtures.world import problem
 
 BOMB = pdfs.xref_bomb()
+ATTACKS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdf-attacks"
 
 
 def test_the_bomb_is_small_on_the_wire_and_a_valid_pdf_header() -> None:
@@ -144,5 +146,11 @@ def test_bombs_in_flight_cost_their_sender_never_an_innocent_verifier(tmp_path) 
                     r.json()["code"] == "too_many_concurrent_documents"
                     and int(r.headers["retry-after"]) >= 1
                 )
+        # Tampered documents are expected refusals: a line each in the log, no traceback.
+        for attack in sorted(ATTACKS.glob("*.pdf")):
+            resp = httpx.post(f"{server.base}/v1/signatures/pdf/verify", timeout=60,
+                              files={"file": (attack.name, attack.read_bytes(), "application/pdf")})
+            assert resp.status_code in (200, 422), resp.text
         log = server.log.read_text()
         assert "Traceback" not in log, log
+        assert "pdf-worker" in log  # pyHanko's findings, one line each
