@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import hmac
 import logging
 import os
 import sys
@@ -17,14 +18,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, select
 
 from core.clock import utcnow
 from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
-from core.errors import install_error_handlers
+from core.errors import NotFound, install_error_handlers
 from core.files import read_or_create_secret
 from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters
+from core.metrics import Metrics, RequestMetrics
 from core.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("uyquyen")
@@ -195,12 +198,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=2 * 1024 * 1024,
         per_path={"/v1/signatures/": upload_cap, "/v1/submissions/": upload_cap},
     )
+    app.state.metrics = metrics = Metrics()
+    _process_gauges(metrics, app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(CatchUnexpected)  # added last: the outermost of ours
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> dict[str, str]:
+        """Readiness: the database answers (503 problem when it does not)."""
+        with app.state.read_engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics of this process: with `UYQUYEN_METRICS_TOKEN` set, for that bearer
+        token; without, for loopback callers only (a scraper on the same host)."""
+        expected = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        given = request.headers.get("authorization", "")
+        if expected is not None:
+            if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+                raise NotFound("no such resource: /metrics")
+        elif request.client is None or request.client.host not in ("127.0.0.1", "::1"):
+            raise NotFound("no such resource: /metrics")
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Busiest first: FastAPI tries the routes in order, about 2 us each on every request, so
     # the token endpoint, submissions and verification should not wait behind the admin API.
@@ -220,6 +246,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
 
     return app
+
+
+def _process_gauges(metrics: Metrics, app: FastAPI) -> None:
+    from core.clock import utcnow
+    from signing.sandbox import SANDBOX
+
+    def pools() -> list[tuple[dict, float]]:
+        samples = []
+        for name, engine in (("write", app.state.engine), ("read", app.state.autocommit_engine)):
+            pool = engine.pool
+            checked_out = getattr(pool, "checkedout", lambda: 0)()
+            size = getattr(pool, "size", lambda: 0)()
+            samples += [({"pool": name, "state": "in_use"}, float(checked_out))]
+            samples += [({"pool": name, "state": "size"}, float(size))]
+        return samples
+
+    def backlog() -> list[tuple[dict, float]]:
+        count, age = app.state.audit.backlog(utcnow())
+        return [({"measure": "events"}, float(count)), ({"measure": "oldest_age_s"}, age)]
+
+    metrics.gauge("uyquyen_db_pool_connections", "Database pool connections", pools)
+    metrics.gauge(
+        "uyquyen_audit_unsequenced", "Audit events not yet in the signed tree (lag)", backlog
+    )
+    metrics.gauge(
+        "uyquyen_document_workers",
+        "PDF sandbox workers of this process",
+        lambda: [
+            ({"state": "busy"}, float(SANDBOX.busy)),
+            ({"state": "killed_total"}, float(SANDBOX.killed)),
+        ],
+    )
 
 
 # -- command line ------------------------------------------------------------------------------

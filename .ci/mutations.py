@@ -7,18 +7,90 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 M = [
- ("15 pending reads 3", "delegation/service.py", "                entries[idx] = status_list.PENDING", "                pass", "tests/delegation/test_offline_rules.py"),
- ("17 person delegate PID", "agents/submissions.py", 'return principal.kind == "citizen" and principal.subject == delegate.get("pid")', 'return principal.kind == "citizen"', "tests/delegation/test_security_rules.py"),
- ("18 delegator-only revoke", "delegation/service.py", '    allowed = is_delegator(principal, d) if action == "revoke" else is_delegate(principal, d)', '    allowed = is_delegator(principal, d) or is_delegate(principal, d)', "tests/delegation/test_security_rules.py"),
- ("19a signed root compared", "audit/service.py", "        if computed_root != checkpoint.root_hash:", "        if False:", "tests/audit/test_log.py"),
- ("19b checkpoint signature", "audit/service.py", "            claims = self.keyring.verify(checkpoint.signed, CHECKPOINT_TYP)", "            claims = __import__('json').loads(__import__('base64').urlsafe_b64decode(checkpoint.signed.split('.')[1] + '=='))", "tests/audit/test_log.py"),
- ("20a list for another URI", "delegation/offline.py", '        if lst.get("sub") != uri:', "        if False:", "tests/delegation/test_offline_rules.py"),
- ("20b expired list", "delegation/offline.py", "        if now > lst.exp + self.skew:", "        if False:", "tests/delegation/test_offline_rules.py"),
- ("20c nbf", "delegation/offline.py", "        if isinstance(nbf, int) and now + self.skew < nbf:", "        if False:", "tests/delegation/test_offline_rules.py"),
- ("21 last use bumps list", "delegation/service.py", "        _bump_list(session, row.status_list_n)  # the list now says INVALID for it", "        pass", "tests/delegation/test_offline_rules.py"),
- ("22 RFC 8785", "agents/submissions.py", "        return canonical.canonical_json(value)", "        return __import__('json').dumps(value, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()", "tests/delegation/test_security_rules.py"),
- ("23a exp boundary", "identity/vneid.py", "        if now > exp + self.skew:", "        if now >= exp + self.skew:", "tests/identity/test_issuer_keys.py"),
- ("23b no kid, several keys", "identity/vneid.py", "            return next(iter(keys.values())) if len(keys) == 1 else None", "            return next(iter(keys.values()), None)", "tests/identity/test_issuer_keys.py"),
+    (
+        "15 pending reads 3",
+        "delegation/service.py",
+        "                entries[idx] = status_list.PENDING",
+        "                pass",
+        "tests/delegation/test_offline_rules.py",
+    ),
+    (
+        "17 person delegate PID",
+        "agents/submissions.py",
+        'return principal.kind == "citizen" and principal.subject == delegate.get("pid")',
+        'return principal.kind == "citizen"',
+        "tests/delegation/test_security_rules.py",
+    ),
+    (
+        "18 delegator-only revoke",
+        "delegation/service.py",
+        '    allowed = is_delegator(principal, d) if action == "revoke" else is_delegate(principal, d)',
+        "    allowed = is_delegator(principal, d) or is_delegate(principal, d)",
+        "tests/delegation/test_security_rules.py",
+    ),
+    (
+        "19a signed root compared",
+        "audit/service.py",
+        "        if computed_root != checkpoint.root_hash:",
+        "        if False:",
+        "tests/audit/test_log.py",
+    ),
+    (
+        "19b checkpoint signature",
+        "audit/service.py",
+        "            claims = self.keyring.verify(checkpoint.signed, CHECKPOINT_TYP)",
+        "            claims = __import__('json').loads(__import__('base64').urlsafe_b64decode(checkpoint.signed.split('.')[1] + '=='))",
+        "tests/audit/test_log.py",
+    ),
+    (
+        "20a list for another URI",
+        "delegation/offline.py",
+        '        if lst.get("sub") != uri:',
+        "        if False:",
+        "tests/delegation/test_offline_rules.py",
+    ),
+    (
+        "20b expired list",
+        "delegation/offline.py",
+        "        if now > lst.exp + self.skew:",
+        "        if False:",
+        "tests/delegation/test_offline_rules.py",
+    ),
+    (
+        "20c nbf",
+        "delegation/offline.py",
+        "        if isinstance(nbf, int) and now + self.skew < nbf:",
+        "        if False:",
+        "tests/delegation/test_offline_rules.py",
+    ),
+    (
+        "21 last use bumps list",
+        "delegation/service.py",
+        "        _bump_list(session, row.status_list_n)  # the list now says INVALID for it",
+        "        pass",
+        "tests/delegation/test_offline_rules.py",
+    ),
+    (
+        "22 RFC 8785",
+        "agents/submissions.py",
+        "        return canonical.canonical_json(value)",
+        "        return __import__('json').dumps(value, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()",
+        "tests/delegation/test_security_rules.py",
+    ),
+    (
+        "23a exp boundary",
+        "identity/vneid.py",
+        "        if now > exp + self.skew:",
+        "        if now >= exp + self.skew:",
+        "tests/identity/test_issuer_keys.py",
+    ),
+    (
+        "23b no kid, several keys",
+        "identity/vneid.py",
+        "            return next(iter(keys.values())) if len(keys) == 1 else None",
+        "            return next(iter(keys.values()), None)",
+        "tests/identity/test_issuer_keys.py",
+    ),
 ]
 only = sys.argv[1:]
 for name, path, old, new, test in M:
@@ -29,8 +101,24 @@ for name, path, old, new, test in M:
     assert src.count(old) == 1, (name, old)
     p.write_text(src.replace(old, new))
     try:
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test, "-k", "not postgresql"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-x",
+                "-p",
+                "no:cacheprovider",
+                test,
+                "-k",
+                "not postgresql",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-200:]
         print(f"{name:28s} {'CAUGHT' if r.returncode else 'MISSED'}  {last}")
     finally:

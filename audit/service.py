@@ -220,6 +220,16 @@ class AuditLog:
             ).all()
         return [bytes.fromhex(h) for h in hashes if h]
 
+    def backlog(self, now: datetime) -> tuple[int, float]:
+        """Events committed but not yet in the tree, and the age in seconds of the oldest."""
+        with Session(self.engine) as session:
+            count, oldest = session.execute(
+                sa_select(func.count(), func.min(AuditEvent.occurred_at)).where(
+                    col(AuditEvent.seq).is_(None)
+                )
+            ).one()
+        return count, (now - oldest).total_seconds() if oldest is not None else 0.0
+
     def sequenced_size(self) -> int:
         checkpoint = self.latest_checkpoint()
         return checkpoint.tree_size if checkpoint else 0

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
+    # Bearer token a Prometheus scraper sends to /metrics; unset: loopback callers only.
+    metrics_token: SecretStr | None = None
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     vneid_issuer: str | None = None

@@ -80,6 +80,7 @@ def _admin_attempt_failed(request: Request) -> None:
         try:
             state.login_throttle.check(state.login_throttle.read(conn, keys, now), now)
         except Throttled as exc:
+            state.metrics.throttled_logins.labels("admin_token").inc()
             raise TooManyAdminAttempts(
                 f"too many failed admin attempts; try again in {exc.retry_after_s} s",
                 retry_after_s=exc.retry_after_s,

@@ -102,6 +102,7 @@ async def token(request: Request) -> JSONResponse:
     """Token endpoint: RFC 8693 token exchange (VNeID ID token) or client credentials."""
     state = request.app.state
     address = request.client.host if request.client else "unknown"
+    grant_type = None
     try:
         form = await _read_form(request)
         grant_type = form.get("grant_type")
@@ -162,6 +163,8 @@ async def token(request: Request) -> JSONResponse:
     except OAuthError as exc:
         return _oauth_error(exc)
     except Throttled as exc:
+        method = "token_exchange" if grant_type == GRANT_TOKEN_EXCHANGE else "client_credentials"
+        state.metrics.throttled_logins.labels(method).inc()
         return _oauth_error(
             TooManyAttempts(
                 f"too many failed logins; try again in {exc.retry_after_s} s",

@@ -129,9 +129,13 @@ class Sandbox:
         self._context = multiprocessing.get_context("spawn")  # forking a threaded server is unsafe
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
-        self._busy = 0
+        self._busy = 0  # jobs in flight (for /metrics: `busy`)
         self._in_flight: dict[str, int] = {}
         self.killed = 0  # workers killed at a deadline, by a memory cap or a crash (for /metrics)
+
+    @property
+    def busy(self) -> int:
+        return self._busy
 
     def configure(self, max_workers: int, memory_bytes: int, per_client: int) -> None:
         with self._lock:

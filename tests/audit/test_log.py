@@ -436,8 +436,11 @@ class TestCheckpointTampering:
     def test_a_checkpoint_signed_by_another_key(self, logged: World) -> None:
         signed = logged.client.get("/v1/audit/checkpoint").json()["checkpoint"]
         header, claims = jws_parts(signed)
-        sql(logged, "UPDATE audit_checkpoints SET signed = :s",
-            s=encode_jws(header, claims, IssuerKey.generate(header["kid"], "ES256")))
+        sql(
+            logged,
+            "UPDATE audit_checkpoints SET signed = :s",
+            s=encode_jws(header, claims, IssuerKey.generate(header["kid"], "ES256")),
+        )
         ok, _, message = log_of(logged).verify()
         assert not ok and "bad signature" in message, message
 
@@ -446,17 +449,21 @@ class TestCheckpointTampering:
         ok, _, message = log_of(logged).verify()
         assert not ok and "does not match its signed statement" in message, message
 
-    def test_events_rewritten_with_their_hashes_do_not_give_the_signed_root(self, logged: World) -> None:
+    def test_events_rewritten_with_their_hashes_do_not_give_the_signed_root(
+        self, logged: World
+    ) -> None:
         """A forger who rewrites an event and recomputes its leaf hash (and every stored hash
         after it) is caught only by the signed root."""
-        from sqlmodel import Session, select
+        from sqlmodel import Session, col, select
 
         from audit import merkle
         from audit.models import AuditEvent
         from audit.service import entry_bytes
 
         with Session(logged.client.app.state.engine) as session:
-            events = session.exec(select(AuditEvent).where(AuditEvent.seq != None).order_by(AuditEvent.seq)).all()  # noqa: E711
+            events = session.exec(
+                select(AuditEvent).where(col(AuditEvent.seq).is_not(None)).order_by(AuditEvent.seq)
+            ).all()
             events[0].data = json.dumps({"loa": 1, "forged": True})
             leaves = []
             for e in events:

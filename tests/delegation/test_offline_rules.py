@@ -31,7 +31,10 @@ def test_a_pending_person_delegation_is_3_in_its_list_and_not_valid_offline(worl
     result = verify_offline(pending["token"], jwks(w), {uri: list_token(w, uri)}, issuer=ISSUER)
     assert (result.valid, result.status) == (False, "pending")
     # once accepted, the list says valid at once
-    assert w.client.post(f"/v1/delegations/{pending['id']}/accept", headers=w.relative).status_code == 200
+    assert (
+        w.client.post(f"/v1/delegations/{pending['id']}/accept", headers=w.relative).status_code
+        == 200
+    )
     assert entry(fetch_list(w, uri)[1]["status_list"]["lst"], idx) == 0
     accepted = verify_offline(pending["token"], jwks(w), {uri: list_token(w, uri)}, issuer=ISSUER)
     assert (accepted.valid, accepted.status) == (True, "active")

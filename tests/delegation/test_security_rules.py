@@ -16,7 +16,10 @@ def uses(w: World, delegation_id: str) -> int:
 
 def test_a_citizen_who_is_not_the_person_delegate_cannot_submit(world: World) -> None:
     d = grant(world.client, world.citizen, delegate={"type": "person", "pid": RELATIVE}, max_uses=2)
-    assert world.client.post(f"/v1/delegations/{d['id']}/accept", headers=world.relative).status_code == 200
+    assert (
+        world.client.post(f"/v1/delegations/{d['id']}/accept", headers=world.relative).status_code
+        == 200
+    )
     problem(submit(world.client, world.stranger, d["token"], operator=None), 403, "not_delegate")
     problem(submit(world.client, world.citizen, d["token"], operator=None), 403, "not_delegate")
     assert uses(world, d["id"]) == 0
@@ -26,8 +29,15 @@ def test_a_citizen_who_is_not_the_person_delegate_cannot_submit(world: World) ->
 def test_the_person_delegate_cannot_revoke_only_renounce(world: World) -> None:
     d = grant(world.client, world.citizen, delegate={"type": "person", "pid": RELATIVE})
     world.client.post(f"/v1/delegations/{d['id']}/accept", headers=world.relative)
-    problem(world.client.post(f"/v1/delegations/{d['id']}/revoke", headers=world.relative), 403, "wrong_caller_kind")
-    assert world.client.get(f"/v1/delegations/{d['id']}", headers=world.citizen).json()["status"] == "active"
+    problem(
+        world.client.post(f"/v1/delegations/{d['id']}/revoke", headers=world.relative),
+        403,
+        "wrong_caller_kind",
+    )
+    assert (
+        world.client.get(f"/v1/delegations/{d['id']}", headers=world.citizen).json()["status"]
+        == "active"
+    )
     renounced = world.client.post(f"/v1/delegations/{d['id']}/renounce", headers=world.relative)
     assert renounced.status_code == 200 and renounced.json()["status"] == "renounced"
 
@@ -70,7 +80,7 @@ def test_the_receipt_hashes_the_rfc_8785_form_where_sorted_json_would_differ(wor
         "é": "non-ASCII key",
         "e": "ASCII key",
         "numbers": [1e21, 0.1 + 0.2, 1.0, -0.0, 1e-7, 5e-324, 123.456e5],
-        "text": "Nguyễn \"Thị\" \\ Lan\n",
+        "text": 'Nguyễn "Thị" \\ Lan\n',
     }
     ours = jcs(dossier)
     naive = json.dumps(dossier, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -115,7 +115,9 @@ def test_the_expiry_boundary_is_exp_plus_the_skew_inclusive(issuer, keys) -> Non
         v.verify(issuer.id_token(exp=exp, iat=exp - 300), exp + 60.001)
 
 
-def test_a_token_without_kid_is_refused_when_the_issuer_publishes_several_keys(issuer, keys) -> None:
+def test_a_token_without_kid_is_refused_when_the_issuer_publishes_several_keys(
+    issuer, keys
+) -> None:
     v = verifier(keys)
     assert len(issuer.published) > 1
     token = issuer.id_token("ES256", header={"kid": ...})

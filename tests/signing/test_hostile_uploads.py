@@ -148,8 +148,11 @@ def test_bombs_in_flight_cost_their_sender_never_an_innocent_verifier(tmp_path) 
                 )
         # Tampered documents are expected refusals: a line each in the log, no traceback.
         for attack in sorted(ATTACKS.glob("*.pdf")):
-            resp = httpx.post(f"{server.base}/v1/signatures/pdf/verify", timeout=60,
-                              files={"file": (attack.name, attack.read_bytes(), "application/pdf")})
+            resp = httpx.post(
+                f"{server.base}/v1/signatures/pdf/verify",
+                timeout=60,
+                files={"file": (attack.name, attack.read_bytes(), "application/pdf")},
+            )
             assert resp.status_code in (200, 422), resp.text
         log = server.log.read_text()
         assert "Traceback" not in log, log
