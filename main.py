@@ -26,7 +26,7 @@ from core.clock import utcnow
 from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
 from core.errors import NotFound, install_error_handlers
 from core.files import read_or_create_secret
-from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters
+from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters, UploadsPerSender
 from core.metrics import Metrics, RequestMetrics
 from core.settings import ConfigurationError, Settings, load_settings
 
@@ -193,6 +193,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # their own cap plus room for the multipart envelope; the handler checks the file itself.
     upload_cap = settings.max_upload_bytes + 64 * 1024
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(
+        UploadsPerSender,
+        prefixes=("/v1/signatures/", "/v1/submissions/"),
+        limit=settings.pdf_per_sender,
+    )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=2 * 1024 * 1024,

@@ -70,6 +70,52 @@ class RejectControlCharacters:
         await self.app(scope, receive, send)
 
 
+class UploadsPerSender:
+    """At most `limit` requests to the upload paths in flight per sender address, refused (429)
+    before their body is read: a sender of hostile PDFs in a loop then costs its own share, and
+    each refusal costs the server a header parse, not the parse of a multipart upload."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], limit: int):
+        self.app = app
+        self.prefixes = prefixes
+        self.limit = limit
+        self.in_flight: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not any(
+                scope["path"].startswith(p)
+                and scope["path"].endswith(("/pdf", "/verify", "/result"))
+                for p in self.prefixes
+            )
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        sender = client[0] if client else "unknown"
+        if self.in_flight.get(sender, 0) >= self.limit:
+            await send_problem(
+                send,
+                429,
+                "too_many_concurrent_documents",
+                "Too many documents in progress",
+                f"at most {self.limit} document(s) of one sender are processed at a time",
+                [(b"retry-after", b"1")],
+            )
+            return
+        self.in_flight[sender] = self.in_flight.get(sender, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = self.in_flight[sender] - 1
+            if left:
+                self.in_flight[sender] = left
+            else:
+                del self.in_flight[sender]
+
+
 class CatchUnexpected:
     """The last line: an unexpected exception becomes one logged traceback and a 500 problem,
     and the connection stays open (Starlette's own error middleware re-raises, and the server

@@ -27,7 +27,10 @@ def test_metrics_count_requests_by_route_template_and_status(make_client, admin)
     local.get("/v1/delegations/dlg_does_not_exist", headers=admin)
     client_token(local, "ctr_nobody", "wrong")
     body = local.get("/metrics").text
-    assert 'uyquyen_http_requests_total{method="GET",route="/v1/delegations/{delegation_id}",status=' in body
+    assert (
+        'uyquyen_http_requests_total{method="GET",route="/v1/delegations/{delegation_id}",status='
+        in body
+    )
     assert "dlg_does_not_exist" not in body  # templates, never raw ids
     assert 'route="/oauth/token",status="401"' in body
     assert "uyquyen_http_request_seconds_bucket" in body
@@ -41,7 +44,10 @@ def test_metrics_count_throttled_logins(make_client) -> None:
     local = TestClient(client.app, client=("127.0.0.1", 5000))
     for _ in range(3):
         client_token(local, "ctr_nobody", "wrong")
-    assert 'uyquyen_throttled_logins_total{method="client_credentials"} 1.0' in local.get("/metrics").text
+    assert (
+        'uyquyen_throttled_logins_total{method="client_credentials"} 1.0'
+        in local.get("/metrics").text
+    )
 
 
 def test_metrics_are_not_for_the_internet(make_client) -> None:
@@ -51,4 +57,6 @@ def test_metrics_are_not_for_the_internet(make_client) -> None:
     remote = TestClient(with_token.app, client=("203.0.113.5", 5000))
     assert remote.get("/metrics").status_code == 404
     assert remote.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
-    assert remote.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32}).status_code == 200
+    assert (
+        remote.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32}).status_code == 200
+    )
