@@ -107,7 +107,7 @@ def _dialect_name(db: Session | Connection) -> str:
     return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
-def entry_bytes(event: AuditEvent, seq: int) -> bytes:
+def entry_bytes(event: AuditEvent | Any, seq: int) -> bytes:
     """The canonical bytes of an event's leaf (a model or a row): everything that matters, its
     position included."""
     return canonical_json(

@@ -295,7 +295,7 @@ def _run_wrk(
     )
     with tempfile.TemporaryDirectory() as tmp:
         items_file, script = Path(tmp) / "items.txt", Path(tmp) / "load.lua"
-        items_file.write_text("\n".join(items) + "\n")
+        items_file.write_text("\n".join(str(i) for i in items) + "\n")
         script.write_text(
             _WRK_SCRIPT
             % {
@@ -473,7 +473,11 @@ def run(quick: bool, seconds: float | None = None) -> list[Row]:
     for backend, workers in configs:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            db = temporary_postgres_database(pg, "uyq_bench") if backend == "PostgreSQL" else None
+            db = (
+                temporary_postgres_database(pg, "uyq_bench")
+                if pg and backend == "PostgreSQL"
+                else None
+            )
             url = db.__enter__() if db else None
             try:
                 with _server(tmp, workers, url) as (proc, base, data_dir):

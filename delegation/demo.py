@@ -65,9 +65,8 @@ def _temporary_server(main_py: Path) -> Iterator[tuple[str, str]]:
         try:
             for _ in range(300):
                 if proc.poll() is not None:
-                    raise StepFailed(
-                        f"the server did not start: {proc.stderr.read().decode()[-500:]}"
-                    )  # type: ignore[union-attr]
+                    said = proc.stderr.read().decode() if proc.stderr else ""
+                    raise StepFailed(f"the server did not start: {said[-500:]}")
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                         break

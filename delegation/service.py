@@ -263,12 +263,12 @@ def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dic
 
 
 def _place_in_status_list(session: Session, d: Delegation) -> None:
-    latest = select(StatusList.n).order_by(col(StatusList.n).desc()).limit(1).scalar_subquery()
+    latest = select(col(StatusList.n)).order_by(col(StatusList.n).desc()).limit(1).scalar_subquery()
     n, allocated = session.execute(
         update(StatusList)
         .where(col(StatusList.n) == latest)
         .values(allocated=StatusList.allocated + 1)
-        .returning(StatusList.n, StatusList.allocated)
+        .returning(col(StatusList.n), col(StatusList.allocated))
     ).one()
     if allocated >= LIST_FILL:  # open the next list for later grants (another may beat us)
         try:
@@ -337,7 +337,7 @@ def end(
 def set_agent_suspended(session: Session, agent_code: str, suspended: bool) -> None:
     """Called by agents in the same transaction as the agent's own status change."""
     lists = (
-        select(Delegation.status_list_n)
+        select(col(Delegation.status_list_n))
         .where(
             col(Delegation.delegate_type) == "agent", col(Delegation.delegate_code) == agent_code
         )
@@ -458,7 +458,7 @@ class StatusListPublisher:
         self._lock = threading.Lock()
 
     def token(self, session: Session, n: int, now: datetime) -> tuple[str, int] | None:
-        version = session.scalar(select(StatusList.version).where(col(StatusList.n) == n))
+        version = session.scalar(select(col(StatusList.version)).where(col(StatusList.n) == n))
         if version is None:
             return None
         t = int(now.timestamp())
@@ -472,11 +472,11 @@ class StatusListPublisher:
             return cached[2], version
         rows = session.execute(
             select(
-                Delegation.status_list_idx,
-                Delegation.state,
-                Delegation.uses,
-                Delegation.max_uses,
-                Delegation.agent_suspended,
+                col(Delegation.status_list_idx),
+                col(Delegation.state),
+                col(Delegation.uses),
+                col(Delegation.max_uses),
+                col(Delegation.agent_suspended),
             ).where(col(Delegation.status_list_n) == n)
         )
         entries = {}

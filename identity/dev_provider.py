@@ -38,8 +38,9 @@ class DevVneidProvider:
                 serialization.NoEncryption(),  # a throwaway development issuer
             )
             create_exclusive(key_path, pem)
-        private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        assert isinstance(private, ec.EllipticCurvePrivateKey)
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        private = loaded
         self._signer = ECKey(private, "ES256")
         jwk = ec_public_jwk(private.public_key())
         self.kid = jwk_thumbprint(jwk)

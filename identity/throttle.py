@@ -50,7 +50,7 @@ _READ = sa.select(_FAILURES.c.key, _FAILURES.c.failures).where(
 )
 
 
-def failures_in_window(key_param: str, window_param: str) -> sa.ScalarSelect:  # type: ignore[type-arg]
+def failures_in_window(key_param: str, window_param: str) -> sa.ColumnElement[int]:
     """A scalar subquery of one key's failures in the current window (0 if none): lets a hot
     path read the count in the statement it runs anyway."""
     return sa.func.coalesce(

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 from jose.backends.base import Key
@@ -218,7 +218,7 @@ class IssuerKeys:
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
-def _is_number(v: object) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return False
     if isinstance(v, float) and not math.isfinite(v):

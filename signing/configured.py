@@ -43,12 +43,14 @@ class ConfiguredKeys:
                 )
             self._identities[owner] = Identity(owner, cert, key)  # type: ignore[arg-type]
             self._chains[owner] = list(extra)
-        for owner, ref in settings.pkcs11_keys.items():
-            if ref.cert_file is None:
+        for owner, hsm_ref in settings.pkcs11_keys.items():
+            if hsm_ref.cert_file is None:
                 raise ConfigurationError(
                     f"PKCS#11 key of {owner} needs cert_file without the development PKI"
                 )
-            certs = x509.load_pem_x509_certificates(_read(ref.cert_file, f"certificate of {owner}"))
+            certs = x509.load_pem_x509_certificates(
+                _read(hsm_ref.cert_file, f"certificate of {owner}")
+            )
             self._identities[owner] = Identity(owner, certs[0], None)
             self._chains[owner] = certs[1:]
         self._anchors: list[x509.Certificate] = []

@@ -45,6 +45,13 @@ class Identity:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
+    @property
+    def signing_key(self) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+        """The private key of an authority of ours (never in an HSM)."""
+        if self.key is None:
+            raise RuntimeError(f"{self.name} has no private key here")
+        return self.key
+
 
 # RFC 5280's upper bound of a common name and an organizational unit, which the cryptography
 # library counts in UTF-8 bytes: "Ủy ban nhân dân phường ..." reaches it in ~45 characters.
@@ -133,12 +140,13 @@ class DevPki:
             row = session.get(PkiCertificate, name)
         if row is None:
             return None
-        key = None
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None
         if row.key_pem:
-            key = serialization.load_pem_private_key(
+            loaded = serialization.load_pem_private_key(
                 row.key_pem.encode(), password=self._passphrase
             )
-            assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+            assert isinstance(loaded, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+            key = loaded
         identity = Identity(
             name, x509.load_pem_x509_certificate(row.cert_pem.encode()), key, row.revoked_at
         )
@@ -191,7 +199,7 @@ class DevPki:
         ca = self._require(AGENCY_CA)
         key = ec.generate_private_key(ec.SECP256R1()) if public_key is None else None
         subject_key = key.public_key() if key is not None else public_key
-        cert = self._leaf(_name(display_name, unit=name), subject_key, ca.cert, ca.key, now)
+        cert = self._leaf(_name(display_name, unit=name), subject_key, ca.cert, ca.signing_key, now)
         try:
             with session.begin_nested():
                 self._store(session, name, AGENCY_CA, cert, key)
@@ -337,7 +345,7 @@ class DevPki:
             .next_update(now + CRL_VALIDITY)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.signing_key.public_key()),
                 critical=False,
             )
         )
@@ -349,7 +357,9 @@ class DevPki:
                 .revocation_date(row.revoked_at)
                 .build()
             )
-        return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return builder.sign(ca.signing_key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER
+        )
 
     def ocsp_response(self, request_der: bytes, now: datetime) -> bytes:
         """Answer an OCSP request about a certificate issued by the agency CA."""
@@ -390,7 +400,9 @@ class DevPki:
         nonce = next((e for e in request.extensions if isinstance(e.value, x509.OCSPNonce)), None)
         if nonce is not None:
             builder = builder.add_extension(nonce.value, critical=False)
-        return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return builder.sign(ca.signing_key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER
+        )
 
     def trust_anchors_pem(self) -> bytes:
         return self._require(ROOT).cert_pem

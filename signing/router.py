@@ -12,6 +12,7 @@ from core.errors import NotFound
 from identity.dependencies import require_kind
 from identity.principals import Principal
 from signing.exceptions import BadTimestampRequest
+from signing.pki import DevPki
 from signing.service import SigningService
 from signing.uploads import checked_pdf
 
@@ -38,6 +39,13 @@ def _signing(request: Request) -> SigningService:
     return request.app.state.signing
 
 
+def _dev_pki(request: Request) -> DevPki:
+    pki = _signing(request).pki
+    if pki is None:  # the router is mounted only with the development PKI
+        raise NotFound("there is no development PKI here", code="no_dev_pki")
+    return pki
+
+
 @pki_router.get(
     "/crl/{ca}.crl",
     response_class=Response,
@@ -49,7 +57,7 @@ def crl(ca: str, request: Request) -> Response:
 
     if ca not in ("root", "agency-ca"):
         raise NotFound(f"no CRL for {ca!r}", code="crl_not_found")
-    body = _signing(request).pki.crl(ca, datetime.now(UTC))
+    body = _dev_pki(request).crl(ca, datetime.now(UTC))
     return Response(
         body, media_type="application/pkix-crl", headers={"Cache-Control": "max-age=300"}
     )
@@ -66,7 +74,7 @@ async def ocsp(request: Request) -> Response:
 
     body = await request.body()
     answer = await run_in_threadpool(
-        _signing(request).pki.ocsp_response, body[:MAX_DER_REQUEST], datetime.now(UTC)
+        _dev_pki(request).ocsp_response, body[:MAX_DER_REQUEST], datetime.now(UTC)
     )
     return Response(answer, media_type="application/ocsp-response")
 

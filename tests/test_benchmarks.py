@@ -102,9 +102,17 @@ def test_readme_performance_section_shows_the_command_and_a_table_with_every_tar
 @pytest.mark.slow
 def test_hostile_load_benchmark_measures_an_innocent_users_latency(tmp_path: Path) -> None:
     out = tmp_path / "hostile.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "hostile",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "hostile", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
-    for name in ("PDF verification: innocent p50 under attack", "delegation verify: innocent p50 under attack"):
+    for name in (
+        "PDF verification: innocent p50 under attack",
+        "delegation verify: innocent p50 under attack",
+    ):
         assert rows[name]["ratio"] > 0 and len(rows[name]["extra"]["hostile_ms"]) == 30

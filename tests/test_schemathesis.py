@@ -31,7 +31,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path, backend: str) 
         if os.environ.get("CI") == "true":
             pytest.fail("UYQUYEN_TEST_POSTGRES_URL is not set; CI runs the PostgreSQL half too")
         pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    with fresh_postgres_database(pg) if backend == "postgresql" else _nothing() as url:
+    with fresh_postgres_database(pg or "") if backend == "postgresql" else _nothing() as url:
         if url:
             env["UYQUYEN_DATABASE_URL"] = url
         with running_server(tmp_path, free_port(), env=env) as server:

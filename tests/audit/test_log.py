@@ -462,12 +462,14 @@ class TestCheckpointTampering:
 
         with Session(logged.client.app.state.engine) as session:
             events = session.exec(
-                select(AuditEvent).where(col(AuditEvent.seq).is_not(None)).order_by(AuditEvent.seq)
+                select(AuditEvent)
+                .where(col(AuditEvent.seq).is_not(None))
+                .order_by(col(AuditEvent.seq))
             ).all()
             events[0].data = json.dumps({"loa": 1, "forged": True})
             leaves = []
             for e in events:
-                e.leaf_hash = merkle.leaf_hash(entry_bytes(e, e.seq)).hex()
+                e.leaf_hash = merkle.leaf_hash(entry_bytes(e, e.seq or 0)).hex()
                 leaves.append(bytes.fromhex(e.leaf_hash))
                 e.root_after = merkle.root(leaves).hex()
                 session.add(e)

@@ -194,10 +194,11 @@ class TestRejects:
     @pytest.mark.parametrize("claim", ["exp", "iat"])
     def test_missing_time_claim(self, client, issuer: LoopbackIssuer, claim: str) -> None:
         assert_rejected(
-            exchange(client, issuer.id_token(**{claim: ...})), reason=r"(exp|iat) missing or not a"
+            exchange(client, issuer.id_token(**{claim: ...})),  # type: ignore[arg-type]
+            reason=r"(exp|iat) missing or not a",
         )
         assert_rejected(
-            exchange(client, issuer.id_token(**{claim: "tomorrow"})),
+            exchange(client, issuer.id_token(**{claim: "tomorrow"})),  # type: ignore[arg-type]
             reason=r"(exp|iat) missing or not a",
         )
 
