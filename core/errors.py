@@ -124,6 +124,53 @@ _HTTP_CODES = {
 }
 
 
+def _client_mistake(
+    request: Request, exc: RequestValidationError
+) -> tuple[int, str, str, str] | None:
+    """The usual mistakes of a person with curl, each with a message that says what to do."""
+    errors = exc.errors()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            body = exc.body if isinstance(exc.body, str) else ""
+            loc = e.get("loc", ())
+            pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+            line = body.count("\n", 0, pos) + 1
+            column = pos - (body.rfind("\n", 0, pos) + 1) + 1
+            reason = (e.get("ctx") or {}).get("error", "not JSON")
+            return (
+                422,
+                "malformed_json",
+                "The body is not valid JSON",
+                f"{reason} at line {line}, column {column}",
+            )
+    locs = [tuple(e.get("loc", ())) for e in errors]
+    if ("body", "file") in locs and any(e.get("type") == "missing" for e in errors):
+        if ctype != "multipart/form-data":
+            return (
+                415,
+                "unsupported_media_type",
+                "Send the PDF as a form upload",
+                "send the PDF as multipart/form-data in a field named `file`"
+                " (curl -F file=@document.pdf)",
+            )
+        return (
+            422,
+            "file_required",
+            "No file in the upload",
+            "the form has no field named `file`: send the PDF as `file`"
+            " (curl -F file=@document.pdf)",
+        )
+    if ("body",) in locs and ctype != "application/json":
+        return (
+            415,
+            "unsupported_media_type",
+            "Send JSON",
+            "the body must be JSON: send it with the header Content-Type: application/json",
+        )
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -131,6 +178,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        mistake = _client_mistake(request, exc)
+        if mistake is not None:
+            return problem(*mistake)
         # Echo where and what, never the submitted value: it may be a secret or a token.
         errors = [
             {

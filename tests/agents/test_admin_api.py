@@ -93,9 +93,10 @@ class TestAgents:
         resp = client.post(
             "/v1/agents",
             headers={**admin, "Content-Type": "application/json"},
-            content=b"{not json",
+            content=b'{"code": "VNPOST",\n "name": }',
         )
-        assert_problem(resp, 422, "validation_error")
+        assert_problem(resp, 422, "malformed_json")
+        assert resp.json()["detail"] == "Expecting value at line 2, column 10"
 
     def test_counter_of_unknown_agent(self, client, admin) -> None:
         resp = client.post(
