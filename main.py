@@ -19,9 +19,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, select
 
+from core import openapi
 from core.clock import utcnow
 from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
 from core.errors import NotFound, install_error_handlers
@@ -132,7 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if autocommit_engine is not engine:
             autocommit_engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served by this service (no CDN).
+    app = FastAPIOffline(
         lifespan=lifespan,
         # We export no OpenTelemetry; left on, FastAPI asks the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -189,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    openapi.install(app)
     # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get
     # their own cap plus room for the multipart envelope; the handler checks the file itself.
     upload_cap = settings.max_upload_bytes + 64 * 1024

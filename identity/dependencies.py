@@ -103,4 +103,10 @@ def require_kind(*kinds: str):  # type: ignore[no-untyped-def]
             raise WrongCallerKind(f"this call is for: {', '.join(kinds)}")
         return principal
 
+    dependency.reads_bearer_token = True  # type: ignore[attr-defined]
     return dependency
+
+
+# For the OpenAPI document (core.openapi): these routes take `Authorization: Bearer`.
+current_principal.reads_bearer_token = True  # type: ignore[attr-defined]
+require_admin.reads_bearer_token = True  # type: ignore[attr-defined]

@@ -96,7 +96,44 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
-    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    responses={
+        400: {"model": OAuthErrorResponse, "description": "invalid_request, invalid_grant"},
+        401: {"model": OAuthErrorResponse, "description": "invalid_client (client credentials)"},
+        429: {
+            "model": OAuthErrorResponse,
+            "description": "too_many_attempts: failed logins throttled (see Retry-After)",
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {
+                                "type": "string",
+                                "enum": [GRANT_TOKEN_EXCHANGE, GRANT_CLIENT_CREDENTIALS],
+                            },
+                            "subject_token": {
+                                "type": "string",
+                                "description": "token exchange: the VNeID ID token",
+                            },
+                            "subject_token_type": {
+                                "type": "string",
+                                "enum": [TOKEN_TYPE_ID_TOKEN],
+                                "description": "token exchange",
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        # Client credentials authenticate with HTTP Basic; token exchange needs no client.
+        "security": [{"clientBasic": []}, {}],
+    },
 )
 async def token(request: Request) -> JSONResponse:
     """Token endpoint: RFC 8693 token exchange (VNeID ID token) or client credentials."""

@@ -20,7 +20,11 @@ router = APIRouter(tags=["keys"])
 MAX_DER_REQUEST = 64 * 1024
 
 
-@router.get("/.well-known/jwks.json")
+@router.get(
+    "/.well-known/jwks.json",
+    response_class=Response,
+    responses={200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
+)
 async def jwks(request: Request) -> Response:
     """The public keys of everything this service signs (JWK Set)."""
     body = request.app.state.keyring.jwks_json()

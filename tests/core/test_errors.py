@@ -89,15 +89,28 @@ def test_an_unexpected_error_is_answered_and_not_raised_to_the_server() -> None:
 
 def test_json_without_its_content_type_says_which_header_to_send(client, admin) -> None:
     body = '{"code": "VNPOST", "name": "Vietnam Post", "kind": "post_office"}'
-    for headers in ({}, {"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"}):
+    for headers in (
+        {},
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ):
         resp = client.post("/v1/agents", content=body, headers={**admin, **headers})
-        assert resp.status_code == 415 and resp.json()["code"] == "unsupported_media_type", resp.text
+        assert resp.status_code == 415 and resp.json()["code"] == "unsupported_media_type", (
+            resp.text
+        )
         assert "Content-Type: application/json" in resp.json()["detail"]
 
 
 def test_a_pdf_sent_raw_or_in_another_field_says_how_to_send_it(client) -> None:
-    raw = client.post("/v1/signatures/pdf/verify", content=b"%PDF-1.7\n", headers={"Content-Type": "application/pdf"})
-    assert raw.status_code == 415 and "multipart/form-data in a field named `file`" in raw.json()["detail"]
+    raw = client.post(
+        "/v1/signatures/pdf/verify",
+        content=b"%PDF-1.7\n",
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert (
+        raw.status_code == 415
+        and "multipart/form-data in a field named `file`" in raw.json()["detail"]
+    )
     other = client.post("/v1/signatures/pdf/verify", files={"document": ("a.pdf", b"%PDF-1.7\n")})
     assert other.status_code == 422 and other.json()["code"] == "file_required"
     assert "curl -F file=@" in other.json()["detail"]
