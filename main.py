@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
@@ -352,15 +353,39 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev_id_token(args: argparse.Namespace) -> int:
-    from identity.dev_provider import DevVneidProvider
+    """Asks the running server's development provider, so the token always matches that server
+    (its issuer URL and its key), wherever this command runs from."""
+    import httpx
 
-    settings = load_settings()
-    if not settings.is_development:
-        raise ConfigurationError("the development VNeID provider does not exist in production")
-    provider = DevVneidProvider(
-        settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
-    )
-    print(provider.mint(args.pid, args.loa, args.name))
+    url = args.url.rstrip("/")
+    body = {"pid": args.pid, "loa": args.loa, "name": args.name}
+    try:
+        resp = httpx.post(f"{url}/dev/vneid/id-token", json=body, timeout=10)
+    except httpx.TransportError:
+        print(
+            f"uyquyen: no server answers at {url}: start one with `python main.py serve`, "
+            "or pass --url (or set UYQUYEN_PUBLIC_URL) to the one that runs",
+            file=sys.stderr,
+        )
+        return 2
+    if resp.status_code == 404:
+        print(
+            f"uyquyen: the server at {url} has no development VNeID provider (production?)",
+            file=sys.stderr,
+        )
+        return 2
+    if resp.status_code != 200:
+        print(f"uyquyen: the provider refused: {resp.text}", file=sys.stderr)
+        return 2
+    print(resp.json()["id_token"])
+    return 0
+
+
+def _cmd_dev_sample_pdf(args: argparse.Namespace) -> int:
+    from signing.samples import sample_pdf
+
+    Path(args.file).write_bytes(sample_pdf())
+    print(f"wrote {args.file}: a one-page PDF to sign, verify or post as a result")
     return 0
 
 
@@ -416,11 +441,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="development helpers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
-    idt = dev_sub.add_parser("id-token", help="mint a development VNeID ID token")
+    idt = dev_sub.add_parser(
+        "id-token",
+        help="mint a development VNeID ID token (asks the running server's dev provider)",
+        description="Print an ID token from the development VNeID provider of a running server.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     idt.add_argument("--pid", required=True, help="12-digit personal identification number")
     idt.add_argument("--loa", type=int, choices=(1, 2), default=2, help="level of assurance")
-    idt.add_argument("--name", default=None)
+    idt.add_argument("--name", default=None, help="the person's name in the token")
+    idt.add_argument(
+        "--url",
+        default=os.environ.get("UYQUYEN_PUBLIC_URL", "http://127.0.0.1:8000"),
+        help="the running server (env UYQUYEN_PUBLIC_URL)",
+    )
     idt.set_defaults(func=_cmd_dev_id_token)
+    pdf = dev_sub.add_parser(
+        "sample-pdf",
+        help="write a one-page sample PDF",
+        description="Write a small valid PDF to FILE, to sign, verify or post as a result.",
+    )
+    pdf.add_argument("file", metavar="FILE", help="where to write it, e.g. result.pdf")
+    pdf.set_defaults(func=_cmd_dev_sample_pdf)
 
     audit = sub.add_parser("audit", help="the transparency log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -85,3 +85,24 @@ def _subproof(leaves: list[bytes], m: int, complete: bool) -> list[bytes]:
     if m <= k:
         return _subproof(leaves[:k], m, complete) + [root(leaves[k:])]
     return _subproof(leaves[k:], m - k, False) + [root(leaves[:k])]
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root_: bytes) -> bool:
+    """RFC 9162 2.1.3.2: does `path` prove leaf `index` in the tree of `size` with `root_`?
+    For anyone holding a signed checkpoint: the citizen's demo, their browser, an auditor."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn % 2 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root_

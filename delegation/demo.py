@@ -6,8 +6,10 @@ HTTP (and, for the offline check, the library an agency would use), like any oth
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +24,11 @@ from typing import Any
 
 import httpx
 
-from delegation.offline import verify_offline
+from audit.merkle import verify_inclusion
+from core.canonical import canonical_json
+from delegation.offline import verify_offline, verify_signed
+from signing.jws import InvalidJWS
+from signing.samples import sample_pdf
 
 CITIZEN_PID = "001099012345"
 PROCEDURE = "1.001612"
@@ -46,7 +52,7 @@ def _expect(resp: httpx.Response, status: int) -> Any:
 
 
 @contextmanager
-def _temporary_server(main_py: Path) -> Iterator[tuple[str, str]]:
+def _temporary_server(main_py: Path) -> Iterator[tuple[str, str, Path]]:
     with tempfile.TemporaryDirectory(prefix="uyquyen-demo-") as tmp:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -73,13 +79,44 @@ def _temporary_server(main_py: Path) -> Iterator[tuple[str, str]]:
                 except httpx.TransportError:
                     time.sleep(0.1)
             token = (Path(tmp) / "data" / "secrets" / "admin-token").read_text().strip()
-            yield base, token
+            yield base, token, Path(tmp) / "data"
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
 
 
-def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
+def _pdfsig(pdf: bytes, roots_pem: bytes) -> str:
+    """poppler's own verdict, trusting only our roots (an NSS database of its own)."""
+    if not (shutil.which("pdfsig") and shutil.which("certutil")):
+        return "not installed here (apt-get install poppler-utils libnss3-tools)"
+    with tempfile.TemporaryDirectory() as tmp:
+        nss, roots, doc = Path(tmp) / "nss", Path(tmp) / "roots.pem", Path(tmp) / "signed.pdf"
+        nss.mkdir()
+        roots.write_bytes(roots_pem)
+        doc.write_bytes(pdf)
+        subprocess.run(
+            ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, timeout=30
+        )
+        subprocess.run(
+            ["certutil", "-A", "-d", f"sql:{nss}", "-n", "uyquyen", "-t", "CT,C,C", "-i", roots],
+            check=True,
+            timeout=30,
+        )
+        out = subprocess.run(
+            ["pdfsig", "-nssdir", f"sql:{nss}", str(doc)], capture_output=True, text=True
+        ).stdout
+    if "Signature Validation: Signature is Valid." not in out:
+        raise StepFailed(f"pdfsig does not accept it:\n{out}")
+    return "Signature is Valid"
+
+
+def run_story(
+    base: str,
+    admin_token: str,
+    say: Callable[[str], None],
+    data_dir: Path | None = None,
+    main_py: Path | None = None,
+) -> int:
     http = httpx.Client(base_url=base, timeout=30)
     admin = {"Authorization": f"Bearer {admin_token}"}
     steps: list[tuple[str, Callable[[dict[str, Any]], str]]] = []
@@ -177,6 +214,19 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
             "signed receipt returned"
         )
 
+    @step("The counter checks the receipt with the service's public keys alone")
+    def _(c: dict[str, Any]) -> str:
+        jwks = _expect(http.get("/.well-known/jwks.json"), 200)
+        try:
+            receipt = verify_signed(c["submission"]["receipt"], jwks, "receipt+jwt")
+        except InvalidJWS as exc:
+            raise StepFailed(f"the receipt does not verify: {exc}") from None
+        dossier = {"applicant": "Nguyễn Thị Lan", "copies": 1}
+        expected = hashlib.sha256(canonical_json(dossier)).hexdigest()
+        if receipt["jti"] != c["submission"]["id"] or receipt["dossier_sha256"] != expected:
+            raise StepFailed(f"the receipt says {receipt}")
+        return f"signed by the service; dossier SHA-256 {expected[:16]}... (RFC 8785 JSON)"
+
     @step("A second submission under the same delegation is refused")
     def _(c: dict[str, Any]) -> str:
         refused = submit_dossier(c, 2, 409)
@@ -194,6 +244,58 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
         u = uses[0]
         who = f"{u['delegate']['code']} (operator {u['operator']})"
         return f"{u['created_at']}: {who} filed {u['procedure']}"
+
+    @step("The agency reads its inbox and answers with a PDF, which the service signs")
+    def _(c: dict[str, Any]) -> str:
+        agency = c["submission"]["agency"]
+        client = _expect(http.post(f"/v1/agencies/{agency}/clients", headers=admin), 201)
+        token = _expect(
+            http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client["client_id"], client["client_secret"]),
+            ),
+            200,
+        )
+        c["agency"] = {"Authorization": f"Bearer {token['access_token']}"}
+        inbox = _expect(http.get("/v1/agency/submissions", headers=c["agency"]), 200)
+        if c["submission"]["id"] not in [s["id"] for s in inbox]:
+            raise StepFailed(f"the submission is not in the inbox of {agency}")
+        result = _expect(
+            http.post(
+                f"/v1/submissions/{c['submission']['id']}/result",
+                headers=c["agency"],
+                files={"file": ("result.pdf", sample_pdf(), "application/pdf")},
+            ),
+            201,
+        )
+        level = result["level"]
+        return f"{agency} answered; the result is signed at {level} and the dossier completed"
+
+    @step("The citizen downloads the signed result")
+    def _(c: dict[str, Any]) -> str:
+        resp = http.get(f"/v1/submissions/{c['submission']['id']}/result.pdf", headers=c["citizen"])
+        if resp.status_code != 200 or not resp.content.startswith(b"%PDF-"):
+            raise StepFailed(f"the download answered {resp.status_code}: {resp.text[:200]}")
+        c["signed_pdf"] = resp.content
+        digest = hashlib.sha256(resp.content).hexdigest()
+        return f"{len(resp.content):,} bytes, SHA-256 {digest[:16]}..."
+
+    @step("Anyone verifies the signed PDF: with the service, and with poppler's pdfsig")
+    def _(c: dict[str, Any]) -> str:
+        report = _expect(
+            http.post(
+                "/v1/signatures/pdf/verify",
+                files={"file": ("signed.pdf", c["signed_pdf"], "application/pdf")},
+            ),
+            200,
+        )
+        if not report["valid"]:
+            raise StepFailed(f"the service says: {report}")
+        subject = report["signatures"][-1]["signer"]["subject"]
+        signer = subject.split("Common Name: ", 1)[-1].split(",", 1)[0]
+        independent = _pdfsig(c["signed_pdf"], http.get("/v1/signatures/trust-anchors").content)
+        return f"valid, signed by {signer}; pdfsig: {independent}"
 
     @step("The citizen grants a second delegation and revokes it")
     def _(c: dict[str, Any]) -> str:
@@ -252,6 +354,50 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
             raise StepFailed(f"offline verification said {results}")
         return "both invalid in the status list (exhausted and revoked)"
 
+    @step("The citizen reads their own audit trail")
+    def _(c: dict[str, Any]) -> str:
+        events = _expect(http.get("/v1/audit/events", headers=c["citizen"]), 200)
+        c["events"] = events
+        kinds = sorted({e["kind"] for e in events})
+        return f"{len(events)} events: " + ", ".join(kinds)
+
+    @step("Each of those events is in the signed log (inclusion proofs, checked here)")
+    def _(c: dict[str, Any]) -> str:
+        checkpoint = _expect(http.get("/v1/audit/checkpoint"), 200)
+        jwks = _expect(http.get("/.well-known/jwks.json"), 200)
+        try:
+            signed = verify_signed(checkpoint["checkpoint"], jwks, "checkpoint+jwt")
+        except InvalidJWS as exc:
+            raise StepFailed(f"the checkpoint does not verify: {exc}") from None
+        size, root = signed["tree_size"], bytes.fromhex(signed["root_hash"])
+        for event in c["events"]:
+            proof = _expect(
+                http.get(f"/v1/audit/proofs/inclusion?seq={event['seq']}&size={size}"), 200
+            )
+            leaf = bytes.fromhex(event["leaf_hash"])
+            path = [bytes.fromhex(h) for h in proof["audit_path"]]
+            if not verify_inclusion(leaf, event["seq"], size, path, root):
+                raise StepFailed(f"event {event['seq']} is not in the signed tree")
+        at = checkpoint["timestamp"]
+        return f"all {len(c['events'])} in the tree of {size} events signed at {at}"
+
+    if data_dir is not None and main_py is not None:
+
+        @step("The administrator verifies the whole log from the database (audit verify)")
+        def _(c: dict[str, Any]) -> str:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("UYQUYEN_")}
+            env["UYQUYEN_DATA_DIR"] = str(data_dir)
+            done = subprocess.run(
+                [sys.executable, str(main_py), "audit", "verify"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if done.returncode != 0:
+                raise StepFailed(done.stdout + done.stderr)
+            return done.stdout.strip().splitlines()[-1]
+
     for number, (title, fn) in enumerate(steps, 1):
         say(f"{number}. {title}")
         try:
@@ -266,17 +412,35 @@ def run_story(base: str, admin_token: str, say: Callable[[str], None]) -> int:
 
 def main(url: str | None, admin_token: str | None, main_py: Path) -> int:
     if url:
+        base = url.rstrip("/")
         token = admin_token or os.environ.get("UYQUYEN_ADMIN_TOKEN")
         if not token:
             path = Path(os.environ.get("UYQUYEN_DATA_DIR", "./data")) / "secrets" / "admin-token"
             token = path.read_text().strip() if path.exists() else None
         if not token:
             print(
-                "demo: give --admin-token (or UYQUYEN_ADMIN_TOKEN) for the server at --url",
+                "demo: with --url, give that server's admin token: --admin-token TOKEN (or "
+                "UYQUYEN_ADMIN_TOKEN); `serve` prints it at start, and keeps it in "
+                "data/secrets/admin-token",
                 file=sys.stderr,
             )
             return 2
-        return run_story(url.rstrip("/"), token, print)
-    with _temporary_server(main_py) as (base, token):
-        print(f"Started a temporary server at {base} (SQLite in a temporary directory)")
+        try:
+            probe = httpx.get(
+                f"{base}/v1/agents", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
+        except httpx.TransportError:
+            print(f"demo: no server answers at {base}", file=sys.stderr)
+            return 2
+        if probe.status_code != 200:
+            print(
+                f"demo: the server at {base} does not take this admin token "
+                f"({probe.status_code}): pass its own with --admin-token",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"Telling the story against {base}")
         return run_story(base, token, print)
+    with _temporary_server(main_py) as (base, token, data_dir):
+        print(f"Started a temporary server at {base} (SQLite in a temporary directory)")
+        return run_story(base, token, print, data_dir=data_dir, main_py=main_py)

@@ -152,3 +152,9 @@ def verify_offline(
     """One token; for many, build an OfflineVerifier once."""
     verifier = OfflineVerifier(jwks, status_lists, issuer=issuer, clock_skew_s=clock_skew_s)
     return verifier.verify(token, now)
+
+
+def verify_signed(token: str, jwks: Mapping[str, Any], typ: str) -> dict[str, Any]:
+    """Any token this service signs (a receipt, a checkpoint) checked with its JWKS alone:
+    returns the claims, or raises InvalidJWS."""
+    return verify_compact(token, _keys(jwks).get, typ=typ)

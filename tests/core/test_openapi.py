@@ -45,4 +45,6 @@ def test_content_types_are_the_ones_served(client) -> None:
     doc = client.get("/openapi.json").json()
     jwks = doc["paths"]["/.well-known/jwks.json"]["get"]["responses"]["200"]["content"]
     assert list(jwks) == ["application/jwk-set+json"]
-    assert client.get("/.well-known/jwks.json").headers["content-type"] == "application/jwk-set+json"
+    assert (
+        client.get("/.well-known/jwks.json").headers["content-type"] == "application/jwk-set+json"
+    )
