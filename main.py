@@ -417,26 +417,43 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python main.py", description=__doc__.split("\n")[0])
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description=__doc__.split("\n")[0]
+        + " Settings come from UYQUYEN_* environment variables (README, Configuration).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP API (uvicorn)",
+        description="Prepare the data dir and database (first start), then serve the API. "
+        "With no configuration: SQLite and the development VNeID provider and PKI under ./data "
+        "(UYQUYEN_DATA_DIR); UYQUYEN_PUBLIC_URL follows --host/--port when unset.",
+        formatter_class=defaults,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=1, help="server processes")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", default="info", help="uvicorn's log level")
     serve.set_defaults(func=_cmd_serve)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply migrations (also done at start-up)").set_defaults(
-        func=_cmd_db_upgrade
-    )
+    db_sub.add_parser(
+        "upgrade",
+        help="apply migrations (also done at start-up)",
+        description="Apply every migration to UYQUYEN_DATABASE_URL and create missing keys.",
+    ).set_defaults(func=_cmd_db_upgrade)
 
     keys = sub.add_parser("keys", help="service signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     keys_sub.add_parser(
-        "rotate", help="add a new current key; old ones stay published"
+        "rotate",
+        help="add a new current key; old ones stay published",
+        description="Make a new ES256 key current; retired keys stay in the JWKS while "
+        "anything they signed can be valid. Needs UYQUYEN_KEY_PASSPHRASE in production.",
     ).set_defaults(func=_cmd_keys_rotate)
 
     dev = sub.add_parser("dev", help="development helpers")
@@ -445,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         "id-token",
         help="mint a development VNeID ID token (asks the running server's dev provider)",
         description="Print an ID token from the development VNeID provider of a running server.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=defaults,
     )
     idt.add_argument("--pid", required=True, help="12-digit personal identification number")
     idt.add_argument("--loa", type=int, choices=(1, 2), default=2, help="level of assurance")
@@ -467,12 +484,27 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the transparency log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser(
-        "verify", help="recompute the Merkle tree and check every signed checkpoint"
+        "verify",
+        help="recompute the Merkle tree and check every signed checkpoint",
+        description="Read the audit log from UYQUYEN_DATABASE_URL (default: ./data), recompute "
+        "the RFC 9162 tree and check every signed checkpoint; exit 1 naming the first bad event.",
     ).set_defaults(func=_cmd_audit_verify)
 
-    demo = sub.add_parser("demo", help="walk through the whole story against a server")
+    demo = sub.add_parser(
+        "demo",
+        help="walk through the whole story against a server",
+        description="Tell the whole story in numbered steps: login, grant, submission, receipt, "
+        "the agency's signed result, verification (and pdfsig when installed), the audit "
+        "trail. Starts a temporary server unless --url is given.",
+        formatter_class=defaults,
+    )
     demo.add_argument("--url", default=None, help="a running server (default: start one)")
-    demo.add_argument("--admin-token", default=None)
+    demo.add_argument(
+        "--admin-token",
+        default=None,
+        help="with --url: that server's admin token (env UYQUYEN_ADMIN_TOKEN, or "
+        "./data/secrets/admin-token)",
+    )
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +18,41 @@ from fastapi.testclient import TestClient
 from core.db import make_engine, upgrade_schema
 from core.settings import Settings
 from tests.fixtures.issuer import LoopbackIssuer
+from tests.fixtures.prerequisites import INSTALL, ThrowawayPostgres, missing_tools
 
 pytest_plugins = ["tests.fixtures.world"]
 
+_THROWAWAY: ThrowawayPostgres | None = None
+if not os.environ.get("UYQUYEN_TEST_POSTGRES_URL"):
+    try:
+        _THROWAWAY = ThrowawayPostgres()
+        # Exported, so that every test (and every server process a test starts) sees it.
+        os.environ["UYQUYEN_TEST_POSTGRES_URL"] = _THROWAWAY.url
+    except (FileNotFoundError, subprocess.SubprocessError, OSError):
+        _THROWAWAY = None
 POSTGRES_URL = os.environ.get("UYQUYEN_TEST_POSTGRES_URL")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = missing_tools()
+    if not POSTGRES_URL:
+        missing.insert(
+            0, "PostgreSQL (postgresql: initdb and pg_ctl, or UYQUYEN_TEST_POSTGRES_URL)"
+        )
+    if missing and not os.environ.get("UYQUYEN_TEST_ALLOW_SKIPS"):
+        pytest.exit(
+            "the suite needs what this machine lacks: "
+            + "; ".join(missing)
+            + f". Install with: {INSTALL} (or set UYQUYEN_TEST_ALLOW_SKIPS=1 to skip those tests)",
+            returncode=4,
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _THROWAWAY is not None:
+        _THROWAWAY.stop()
+
+
 BACKENDS = ["sqlite", "postgresql"]
 
 

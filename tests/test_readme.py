@@ -27,8 +27,16 @@ def walkthrough() -> list[str]:
 
 def test_the_walkthrough_has_every_party() -> None:
     script = "\n".join(walkthrough())
-    for step in ("dev id-token", "/oauth/token", "/v1/delegations", "/v1/submissions",
-                 "/result", "/v1/signatures/pdf/verify", "pdfsig", "audit verify"):
+    for step in (
+        "dev id-token",
+        "/oauth/token",
+        "/v1/delegations",
+        "/v1/submissions",
+        "/result",
+        "/v1/signatures/pdf/verify",
+        "pdfsig",
+        "audit verify",
+    ):
         assert step in script, step
     assert "curl -s " not in script  # every curl fails loudly (-f)
 
@@ -42,8 +50,14 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     with running_server(tmp_path, port, env=clean_env()) as server:
         env = clean_env(API=server.base)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        run = subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(walkthrough())],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + "\n".join(walkthrough())],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == 0, run.stdout[-4000:] + "\n---\n" + run.stderr[-4000:]
     assert json.loads((tmp_path / "report.json").read_text())["valid"] is True
     assert "Signature is Valid" in (tmp_path / "pdfsig.txt").read_text()

@@ -22,9 +22,10 @@ def _cut_connections(url: str) -> int:
     return int(killed)
 
 
+@pytest.mark.parametrize(
+    "db_url", ["postgresql"], indirect=True
+)  # SQLite has no connections to cut
 def test_cut_connections_give_503_then_the_service_recovers(client, admin, db_url) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server connections to cut")
     create_agent(client, admin)
     counter = create_counter(client, admin)
     auth = (counter["client_id"], counter["client_secret"])

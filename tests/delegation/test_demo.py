@@ -12,14 +12,28 @@ import pytest
 from tests.fixtures.server import ADMIN_TOKEN, MAIN, clean_env, free_port, running_server
 
 pytestmark = pytest.mark.slow
-STORY = ("logs in with VNeID", "grants VNPost", "submits the citizen's dossier", "checks the receipt",
-         "answers with a PDF, which the service signs", "downloads the signed result",
-         "verifies the signed PDF", "audit trail", "inclusion proofs")
+STORY = (
+    "logs in with VNeID",
+    "grants VNPost",
+    "submits the citizen's dossier",
+    "checks the receipt",
+    "answers with a PDF, which the service signs",
+    "downloads the signed result",
+    "verifies the signed PDF",
+    "audit trail",
+    "inclusion proofs",
+)
 
 
 def demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, MAIN, "demo", *args], cwd=cwd, env=clean_env(),
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, MAIN, "demo", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_demo_on_its_own_temporary_server(tmp_path: Path) -> None:
