@@ -357,6 +357,8 @@ def _cmd_dev_id_token(args: argparse.Namespace) -> int:
     (its issuer URL and its key), wherever this command runs from."""
     import httpx
 
+    if not load_settings().is_development:
+        raise ConfigurationError("the development VNeID provider does not exist in production")
     url = args.url.rstrip("/")
     body = {"pid": args.pid, "loa": args.loa, "name": args.name}
     try:

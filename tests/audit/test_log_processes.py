@@ -65,7 +65,7 @@ def test_audit_verify_after_the_demo_and_after_tampering(tmp_path: Path) -> None
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'uyquyen.db'}")
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE audit_events SET actor = 'admin' WHERE seq = 7"))
+        conn.execute(sa.text("UPDATE audit_events SET actor = 'forged-actor' WHERE seq = 7"))
     engine.dispose()
     bad = audit_verify(tmp_path, env)
     assert bad.returncode == 1 and "first bad sequence number 7" in bad.stdout, bad.stdout

@@ -1,0 +1,46 @@
+"""Identity's side of `core.auth.CallerDirectory`: the principal of an access token, and the
+record and throttle of wrong admin tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from core.auth import Principal, TooManyAdminAttempts
+from core.clock import epoch
+from identity.service import AccessTokens, login_failed
+from identity.throttle import LoginThrottle, Throttled
+
+
+class Callers:
+    def __init__(self, tokens: AccessTokens, throttle: LoginThrottle, state: Any):
+        self.tokens = tokens
+        self.throttle = throttle
+        self.state = state  # the app's state: its autocommit engine and metrics
+
+    def principal(self, token: str, now: float) -> Principal:
+        return self.tokens.principal(token, now)
+
+    def admin_attempt_failed(self, request: Request) -> None:
+        address = request.client.host if request.client else "unknown"
+        keys = [f"admin:{address}"]
+        now = epoch()
+        with self.state.autocommit_engine.connect() as conn:
+            try:
+                self.throttle.check(self.throttle.read(conn, keys, now), now)
+            except Throttled as exc:
+                self.state.metrics.throttled_logins.labels("admin_token").inc()
+                raise TooManyAdminAttempts(
+                    f"too many failed admin attempts; try again in {exc.retry_after_s} s",
+                    retry_after_s=exc.retry_after_s,
+                ) from None
+            login_failed(
+                conn,
+                self.throttle,
+                keys,
+                now,
+                method="admin_token",
+                reason=f"not the admin token ({request.method} {request.url.path[:80]})",
+                address=address,
+            )
