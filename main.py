@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from delegation.router import router as delegation_router
     from delegation.service import DelegationConfig, StatusListPublisher
     from identity import dev_provider
+    from identity.callers import Callers
     from identity.router import router as identity_router
     from identity.service import AccessTokens
     from identity.throttle import LoginThrottle
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_address=settings.login_failures_per_address,
         admin_per_address=settings.admin_failures_per_address,
     )
+    app.state.callers = Callers(app.state.access_tokens, app.state.login_throttle, app.state)
     app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
     app.state.delegation_config = config = DelegationConfig(
         issuer=settings.public_url,

@@ -22,12 +22,11 @@ from agents.schemas import (
     SubmissionOut,
     UseOut,
 )
+from core.auth import Principal, require_admin, require_kind
 from core.clock import utcnow
 from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
 from core.errors import AppError
-from identity.dependencies import require_admin, require_kind
-from identity.principals import Principal
 from signing.uploads import checked_pdf
 
 router = APIRouter(tags=["administration"])

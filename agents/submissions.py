@@ -28,16 +28,14 @@ from agents.exceptions import (
 from agents.models import IdempotencyRecord, Procedure, Submission, SubmissionResult
 from agents.schemas import SubmissionCreate
 from audit import service as audit
-from audit.models import AuditEvent
 from core import canonical
+from core.auth import Principal, WrongCallerKind
 from core.db import InsertIfAbsent
 from core.errors import Conflict
 from core.jsonshape import JsonTooComplex, check_shape
 from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
-from identity.exceptions import WrongCallerKind
-from identity.principals import Principal
 from signing.keyring import Keyring
 from signing.service import SigningService
 
@@ -271,13 +269,7 @@ def record_refusal(
     if (
         code == "expired"
         and delegation_id
-        and not session.exec(
-            select(AuditEvent.id)
-            .where(
-                col(AuditEvent.kind) == "delegation.expired", col(AuditEvent.ref) == delegation_id
-            )
-            .limit(1)
-        ).first()
+        and not audit.has_event(session, "delegation.expired", delegation_id)
     ):
         audit.record(
             session,

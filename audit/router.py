@@ -8,10 +8,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from audit.models import AuditEvent
 from audit.service import AuditLog
+from core.auth import Principal, require_kind
 from core.db import DB_BIGINT_MAX
 from core.errors import NotFound, Unprocessable
-from identity.dependencies import require_kind
-from identity.principals import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["transparency log"])
 CitizenOrAdmin = Annotated[Principal, Depends(require_kind("citizen", "admin"))]

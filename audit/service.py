@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import String, bindparam, func
 from sqlalchemy import select as sa_select
@@ -30,13 +30,30 @@ from audit.models import AuditCheckpoint, AuditEvent, AuditSubject
 from core.canonical import canonical_json
 from core.db import read_only
 
-if TYPE_CHECKING:  # the keyring is handed in: every domain, signing included, records events
-    from signing.keyring import Keyring
+
+class CheckpointSigner(Protocol):
+    """What the log needs of signing's keyring, handed in at start-up (every domain, signing
+    included, records events, so audit sits below signing and cannot import it)."""
+
+    def sign(self, claims: dict[str, Any], typ: str) -> str: ...
+
+    def verify(self, token: str, typ: str) -> dict[str, Any]: ...
+
 
 log = logging.getLogger("uyquyen.audit")
 CHECKPOINT_TYP = "checkpoint+jwt"
 SEQUENCER_LOCK = 7401922
 BATCH = 5000
+
+
+def has_event(session: Session, kind: str, ref: str) -> bool:
+    """Whether an event of this kind about this ref is on the record already."""
+    found = session.exec(
+        select(AuditEvent.id)
+        .where(col(AuditEvent.kind) == kind, col(AuditEvent.ref) == ref)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def record(
@@ -132,7 +149,7 @@ class Checkpoint:
 
 
 class AuditLog:
-    def __init__(self, engine: Engine, keyring: Keyring, issuer: str):
+    def __init__(self, engine: Engine, keyring: CheckpointSigner, issuer: str):
         self.engine = engine
         self.keyring = keyring
         self.issuer = issuer

@@ -9,6 +9,7 @@ import segno
 from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlmodel import Session
 
+from core.auth import Principal, require_kind
 from core.clock import utcnow
 from core.concurrency import run_blocking
 from core.db import DB_INT_MAX, get_read_session, get_session
@@ -22,8 +23,6 @@ from delegation.schemas import (
     VerifyRequest,
     VerifyResult,
 )
-from identity.dependencies import require_kind
-from identity.principals import Principal
 
 router = APIRouter(tags=["delegations"])
 SessionDep = Annotated[Session, Depends(get_session)]

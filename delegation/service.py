@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from audit import service as audit
+from core.auth import Principal, WrongCallerKind
 from core.db import UTCDateTime
 from delegation import status_list
 from delegation.exceptions import (
@@ -27,8 +28,6 @@ from delegation.exceptions import (
 from delegation.models import Delegation, StatusList
 from delegation.ports import Directory
 from delegation.schemas import AgentDelegate, DelegationCreate, VerifyResult
-from identity.exceptions import WrongCallerKind
-from identity.principals import Principal
 from identity.vneid import is_valid_pid
 from signing.keyring import InvalidServiceToken, Keyring
 

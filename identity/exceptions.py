@@ -6,15 +6,11 @@ OAuthError (RFC 6749 5.2 body, only on /oauth/token)
  ├── InvalidClient    401 invalid_client
  ├── TooManyAttempts  429 too_many_attempts (with Retry-After)
  └── UnsupportedGrant 400 unsupported_grant_type
-NotAuthenticated (Unauthorized 401 "unauthorized")   every other endpoint, problem+json
-AdminOnly (Forbidden 403 "admin_only")
-TooManyAdminAttempts (TooManyRequests 429 "too_many_attempts")
-WrongCallerKind (Forbidden 403 "wrong_caller_kind")
+The errors of who-is-calling (unauthorized, admin_only, wrong_caller_kind, too_many_attempts)
+are in core.auth, with the dependencies every router uses.
 """
 
 from __future__ import annotations
-
-from core.errors import Forbidden, TooManyRequests, Unauthorized
 
 
 class OAuthError(Exception):
@@ -48,22 +44,3 @@ class TooManyAttempts(OAuthError):
 
 class UnsupportedGrant(OAuthError):
     error = "unsupported_grant_type"
-
-
-class NotAuthenticated(Unauthorized):
-    code = "unauthorized"
-
-
-class AdminOnly(Forbidden):
-    code = "admin_only"
-    title = "Administrators only"
-
-
-class WrongCallerKind(Forbidden):
-    code = "wrong_caller_kind"
-    title = "Not allowed for this kind of caller"
-
-
-class TooManyAdminAttempts(TooManyRequests):
-    code = "too_many_attempts"
-    title = "Too many failed attempts"

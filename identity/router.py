@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from core.auth import Principal, current_principal
 from core.clock import epoch
 from core.concurrency import run_blocking
 from core.jsonshape import has_control_characters
 from identity import service
-from identity.dependencies import current_principal
 from identity.exceptions import (
     InvalidClient,
     InvalidRequest,
@@ -21,7 +21,6 @@ from identity.exceptions import (
     TooManyAttempts,
     UnsupportedGrant,
 )
-from identity.principals import Principal
 from identity.schemas import Me, OAuthErrorResponse, TokenResponse
 from identity.throttle import Throttled
 

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from audit import service as audit
+from core.auth import NotAuthenticated, Principal
 from core.db import InsertIfAbsent
-from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest, NotAuthenticated
+from identity.exceptions import InvalidClient, InvalidGrant, InvalidRequest
 from identity.models import ExchangedIdToken, OAuthClient
-from identity.principals import Principal
 from identity.throttle import LoginThrottle, failures_in_window
 from identity.vneid import IdTokenRejected, IdTokenVerifier
 from signing.keyring import InvalidServiceToken, Keyring

@@ -8,9 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from audit import service as audit
+from core.auth import Principal, require_kind
 from core.errors import NotFound
-from identity.dependencies import require_kind
-from identity.principals import Principal
 from signing.exceptions import BadTimestampRequest
 from signing.pki import DevPki
 from signing.service import SigningService

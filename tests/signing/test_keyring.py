@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
-from identity.exceptions import NotAuthenticated
+from core.auth import NotAuthenticated
 from main import main as cli
 from tests.conftest import ADMIN_TOKEN
 from tests.fixtures.factories import citizen_headers
