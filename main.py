@@ -45,6 +45,14 @@ def key_passphrase(settings: Settings) -> bytes:
     return read_or_create_secret(settings.data_dir / "secrets" / "key-passphrase").encode()
 
 
+def derived_key(passphrase: bytes, purpose: bytes) -> bytes:
+    """A key of its own for each purpose, from the one passphrase the service is given."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(hashes.SHA256(), 32, None, purpose).derive(passphrase)
+
+
 def admin_token(settings: Settings) -> str:
     if settings.admin_token is not None:
         return settings.admin_token.get_secret_value()
@@ -96,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from delegation.router import router as delegation_router
     from delegation.service import DelegationConfig, StatusListPublisher
     from identity import dev_provider
+    from identity.browser import BrowserLogins
     from identity.callers import Callers
+    from identity.router import browser as browser_router
     from identity.router import router as identity_router
     from identity.service import AccessTokens
     from identity.throttle import LoginThrottle
@@ -173,7 +183,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_address=settings.login_failures_per_address,
         admin_per_address=settings.admin_failures_per_address,
     )
-    app.state.callers = Callers(app.state.access_tokens, app.state.login_throttle, app.state)
+    app.state.browser_logins = BrowserLogins(
+        engine,
+        app.state.id_token_verifier,
+        app.state.id_token_verifier.keys,
+        secret=derived_key(key_passphrase(settings), b"uyquyen browser logins"),
+        public_url=settings.public_url,
+        client_id=settings.vneid_client_id,
+        client_secret=(
+            settings.vneid_client_secret.get_secret_value()
+            if settings.vneid_client_secret
+            else None
+        ),
+        idle_s=settings.session_idle_s,
+        max_s=settings.session_max_s,
+    )
+    app.state.callers = Callers(
+        app.state.access_tokens, app.state.login_throttle, app.state.browser_logins, app.state
+    )
     app.state.admin_token_sha256 = hashlib.sha256(admin_token(settings).encode()).digest()
     app.state.delegation_config = config = DelegationConfig(
         issuer=settings.public_url,
@@ -243,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Busiest first: FastAPI tries the routes in order, about 2 us each on every request, so
     # the token endpoint, submissions and verification should not wait behind the admin API.
     app.include_router(identity_router)
+    app.include_router(browser_router)
     app.include_router(delegation_router)
     app.include_router(agents_router)
     app.include_router(signatures_router)

@@ -11,16 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
-from core.clock import epoch
+from core.clock import epoch, utcnow
 from core.errors import Forbidden, TooManyRequests, Unauthorized
 
 Kind = Literal["citizen", "agent", "agency", "admin"]
 MAX_BEARER_LENGTH = 16_384
+SESSION_COOKIE = "uyq_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class WrongCallerKind(Forbidden):
     title = "Not allowed for this kind of caller"
 
 
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    title = "The request did not carry this session's CSRF token"
+
+
 class TooManyAdminAttempts(TooManyRequests):
     code = "too_many_attempts"
     title = "Too many failed attempts"
@@ -69,6 +78,10 @@ class CallerDirectory(Protocol):
     def principal(self, token: str, now: float) -> Principal: ...
 
     def admin_attempt_failed(self, request: Request) -> None: ...
+
+    def session_principal(self, session_id: str, now: datetime) -> Principal | None: ...
+
+    def csrf_token(self, session_id: str) -> str: ...
 
 
 def bearer_token(request: Request) -> str | None:
@@ -101,10 +114,43 @@ def principal_of(request: Request) -> Principal:
     return _callers(request).principal(token, epoch())
 
 
+def check_csrf(request: Request, session_id: str, given: str | None) -> None:
+    """A state-changing request made with the session cookie must carry the session's CSRF
+    token (header X-CSRF-Token, or form field csrf_token on pages): another site's form can
+    make the browser send the cookie, never the token."""
+    expected = _callers(request).csrf_token(session_id)
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise CsrfFailed("reload the page and try again")
+
+
+async def session_principal(request: Request) -> Principal | None:
+    """The citizen of the browser session, if the request carries a live one."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    return await run_in_threadpool(_callers(request).session_principal, session_id, utcnow())
+
+
+async def caller(request: Request) -> Principal:
+    """A bearer token, or else the browser's session (with CSRF on state-changing requests)."""
+    if request.headers.get("authorization"):
+        return principal_of(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        raise NotAuthenticated("this call needs 'Authorization: Bearer <token>' or a login")
+    principal = await session_principal(request)
+    if principal is None:
+        raise NotAuthenticated("the session has ended: log in again")
+    if request.method not in SAFE_METHODS:
+        check_csrf(request, session_id, request.headers.get(CSRF_HEADER))
+    return principal
+
+
 # The dependencies are `async def` on purpose: a signature check of ~0.1 ms runs on the event
-# loop for less than FastAPI's hop of a plain `def` dependency to the thread pool (~0.2 ms).
+# loop for less than FastAPI's hop of a plain `def` dependency to the thread pool (~0.2 ms);
+# only a session cookie's database lookup goes to the thread pool.
 async def current_principal(request: Request) -> Principal:
-    return principal_of(request)
+    return await caller(request)
 
 
 async def require_admin(request: Request) -> Principal:
@@ -126,7 +172,7 @@ async def require_admin(request: Request) -> Principal:
 
 def require_kind(*kinds: str):  # type: ignore[no-untyped-def]
     async def dependency(request: Request) -> Principal:
-        principal = principal_of(request)
+        principal = await caller(request)
         if principal.kind not in kinds:
             raise WrongCallerKind(f"this call is for: {', '.join(kinds)}")
         return principal

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     vneid_issuer: str | None = None
     vneid_client_id: str = Field(default="uyquyen", min_length=1)
+    # A real provider authenticates this service at its token endpoint (client_secret_basic);
+    # the development provider takes a public client with PKCE.
+    vneid_client_secret: SecretStr | None = None
+    # Browser sessions (database): ended after this long without a request, and after this
+    # long whatever happens.
+    session_idle_s: int = Field(default=900, ge=60, le=86_400)
+    session_max_s: int = Field(default=28_800, ge=300, le=7 * 86_400)
     clock_skew_s: int = Field(default=60, ge=0, le=600)
 
     # Passphrase that encrypts the service's private keys at rest. Development generates one

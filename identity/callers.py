@@ -3,21 +3,32 @@ record and throttle of wrong admin tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 
 from core.auth import Principal, TooManyAdminAttempts
 from core.clock import epoch
+from identity.browser import BrowserLogins
 from identity.service import AccessTokens, login_failed
 from identity.throttle import LoginThrottle, Throttled
 
 
 class Callers:
-    def __init__(self, tokens: AccessTokens, throttle: LoginThrottle, state: Any):
+    def __init__(
+        self, tokens: AccessTokens, throttle: LoginThrottle, logins: BrowserLogins, state: Any
+    ):
         self.tokens = tokens
         self.throttle = throttle
+        self.logins = logins
         self.state = state  # the app's state: its autocommit engine and metrics
+
+    def session_principal(self, session_id: str, now: datetime) -> Principal | None:
+        return self.logins.principal(session_id, now)
+
+    def csrf_token(self, session_id: str) -> str:
+        return self.logins.csrf_token(session_id)
 
     def principal(self, token: str, now: float) -> Principal:
         return self.tokens.principal(token, now)

@@ -2,18 +2,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+import html
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlmodel import Session
 
-from core.auth import Principal, current_principal
-from core.clock import epoch
+from core.auth import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Principal,
+    check_csrf,
+    current_principal,
+)
+from core.clock import epoch, utcnow
 from core.concurrency import run_blocking
 from core.jsonshape import has_control_characters
 from identity import service
+from identity.browser import LoginFailed
 from identity.exceptions import (
     InvalidClient,
     InvalidRequest,
@@ -223,3 +232,85 @@ def me(principal: Annotated[Principal, Depends(current_principal)]) -> Me:
         counter=principal.counter_id,
         agency=principal.agency_code,
     )
+
+
+# -- browser login (OpenID Connect code flow) and sessions ---------------------------------------
+LOGIN_COOKIE = "uyq_login"
+browser = APIRouter(tags=["browser login"])
+
+
+def _cookie_flags(request: Request) -> dict[str, Any]:
+    secure = request.app.state.settings.public_url.startswith("https://")
+    return {"httponly": True, "samesite": "lax", "secure": secure}
+
+
+def _login_problem_page(detail: str, status: int = 400) -> HTMLResponse:
+    """A login that fails is a page a person reads, not JSON: what happened, and a way back."""
+    body = (
+        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Đăng nhập không thành công</title></head><body><main>"
+        "<h1>Đăng nhập không thành công</h1>"
+        f'<p lang="en">{html.escape(detail)}</p>'
+        '<p><a href="/login">Đăng nhập lại</a> · <a href="/">Trang chủ</a></p>'
+        "</main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@browser.get("/login", response_class=RedirectResponse, status_code=302)
+def login(
+    request: Request,
+    next: Annotated[str | None, Query(max_length=512)] = None,  # noqa: A002 - API.md's name
+    loa: Annotated[int, Query(ge=1, le=2)] = 1,
+) -> Response:
+    """Start a VNeID login (authorization code flow with PKCE); `next` is a local path."""
+    try:
+        started = request.app.state.browser_logins.begin(next, loa, utcnow())
+    except LoginFailed as exc:
+        return _login_problem_page(exc.detail, 503)
+    response = RedirectResponse(started.authorization_url, status_code=302)
+    response.set_cookie(
+        LOGIN_COOKIE, started.login_id, max_age=600, path="/auth", **_cookie_flags(request)
+    )
+    return response
+
+
+@browser.get("/auth/callback", response_class=RedirectResponse, status_code=302)
+def auth_callback(
+    request: Request,
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """VNeID's answer: a code for this login, or an error; on success a session starts."""
+    if error:
+        return _login_problem_page(f"VNeID answered: {error} {error_description or ''}".strip())
+    login_id = request.cookies.get(LOGIN_COOKIE)
+    try:
+        started = request.app.state.browser_logins.complete(login_id, code, state, utcnow())
+    except LoginFailed as exc:
+        return _login_problem_page(exc.detail)
+    response = RedirectResponse(started.next_path, status_code=302)
+    response.delete_cookie(LOGIN_COOKIE, path="/auth")
+    response.set_cookie(SESSION_COOKIE, started.session_id, path="/", **_cookie_flags(request))
+    return response
+
+
+@browser.post("/logout", response_class=RedirectResponse, status_code=302)
+async def logout(request: Request) -> Response:
+    """End the session on the server (not only the cookie), then back to the start page."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        form = await request.form()
+        token = form.get("csrf_token")
+        check_csrf(
+            request,
+            session_id,
+            token if isinstance(token, str) else request.headers.get(CSRF_HEADER),
+        )
+        await run_in_threadpool(request.app.state.browser_logins.end, session_id, utcnow())
+    response = RedirectResponse("/", status_code=302)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -103,6 +103,11 @@ _RECORD_EXCHANGE = InsertIfAbsent(
 )
 
 
+def first_use_of_id_token(session: Session, replay_key: str, expires_at: datetime) -> bool:
+    """Record an ID token as used; False if it was, in any process."""
+    return _RECORD_EXCHANGE(session, {"b_hash": replay_key, "b_expires": expires_at})
+
+
 def login_failed(
     conn: Session | Connection,
     throttle: LoginThrottle,

@@ -71,6 +71,8 @@ class VerifiedIdToken:
     name: str | None
     expires_at: float
     replay_key: str  # hex SHA-256 of the signing input
+    nonce: str | None = None  # browser logins bind the token to their request with it
+    auth_time: int | None = None  # when the person actually authenticated
 
 
 @dataclass
@@ -126,6 +128,13 @@ class IssuerKeys:
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
         self.fetch_count = 0
+        self.discovery: dict[str, Any] = {}
+
+    def endpoints(self) -> dict[str, Any]:
+        """The issuer's discovery document (fetched with its keys when first needed)."""
+        if not self.discovery:
+            self._refresh("endpoints needed")
+        return self.discovery
 
     def _download(self) -> dict[str, _IssuerKey]:
         # OpenID Connect Discovery 1.0, 4: strip one trailing slash, then append the path; the
@@ -134,6 +143,7 @@ class IssuerKeys:
         discovery = self._fetch_json(discovery_url)
         if not isinstance(discovery, dict) or discovery.get("issuer") != self.issuer:
             raise ValueError("discovery document names another issuer")
+        self.discovery = discovery  # its endpoints, for the browser login
         jwks_uri = discovery.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
             raise ValueError("discovery document has no usable jwks_uri")
@@ -303,4 +313,14 @@ class IdTokenVerifier:
         name = c.get("name")
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             name = None
-        return VerifiedIdToken(c["sub"], loa, name, float(exp), replay_key)
+        nonce = c.get("nonce") if isinstance(c.get("nonce"), str) else None
+        auth_time = c.get("auth_time") if _is_number(c.get("auth_time")) else None
+        return VerifiedIdToken(
+            c["sub"],
+            loa,
+            name,
+            float(exp),
+            replay_key,
+            nonce,
+            int(auth_time) if auth_time is not None else None,
+        )

@@ -1,0 +1,249 @@
+"""Logging in with VNeID in a browser (OpenID Connect authorization code flow with PKCE, state
+and nonce) and the sessions that follow, kept in the database so every process honours them.
+
+The protocol's client side is Authlib's; what Authlib does not decide is here: where a login's
+secrets live (nowhere: state, nonce and PKCE verifier are derived from a random login id with a
+server key, and the id travels only in a cookie of the browser that started the login, so a
+callback from any other browser fails), that the ID token passes every rule of token exchange
+plus the nonce, that it is used once, and how long a session lives.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from authlib.integrations.httpx_client import OAuth2Client
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from audit import service as audit
+from core.auth import Principal
+from core.db import read_only
+from core.errors import BadRequest
+from identity.models import LoginAttempt, WebSession
+from identity.service import first_use_of_id_token
+from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
+
+LOGIN_TTL = timedelta(minutes=10)
+LAST_SEEN_EVERY = timedelta(seconds=60)  # a session's last_seen is written at most this often
+
+
+class LoginFailed(BadRequest):
+    code, title = "login_failed", "The login did not succeed"
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def safe_next(path: str | None) -> str:
+    """A local path to go to after login; anything else (an absolute or protocol-relative URL,
+    a backslash trick) is ignored: no open redirect."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/app"
+    if any(ord(c) < 0x20 for c in path) or len(path) > 512:
+        return "/app"
+    return path
+
+
+@dataclass(frozen=True)
+class StartedLogin:
+    login_id: str  # for the browser's cookie only
+    authorization_url: str
+
+
+@dataclass(frozen=True)
+class NewSession:
+    session_id: str  # for the browser's cookie only
+    next_path: str
+    pid: str
+
+
+class BrowserLogins:
+    def __init__(
+        self,
+        engine: Engine,
+        verifier: IdTokenVerifier,
+        issuer_keys: IssuerKeys,
+        *,
+        secret: bytes,
+        public_url: str,
+        client_id: str,
+        client_secret: str | None,
+        idle_s: int,
+        max_s: int,
+    ):
+        self.engine = engine
+        self.verifier = verifier
+        self.issuer_keys = issuer_keys
+        self._secret = secret
+        self.redirect_uri = f"{public_url}/auth/callback"
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.idle = timedelta(seconds=idle_s)
+        self.max = timedelta(seconds=max_s)
+
+    def _derive(self, purpose: str, value: str) -> str:
+        mac = hmac.new(self._secret, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def _client(self) -> OAuth2Client:
+        return OAuth2Client(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",
+            redirect_uri=self.redirect_uri,
+            scope="openid",
+            code_challenge_method="S256",
+            timeout=10,
+        )
+
+    # -- the login -------------------------------------------------------------------------
+    def begin(self, next_path: str | None, loa: int, now: datetime) -> StartedLogin:
+        endpoint = self.issuer_keys.endpoints().get("authorization_endpoint")
+        if not isinstance(endpoint, str):
+            raise LoginFailed("VNeID cannot be reached right now; try again in a minute")
+        login_id = secrets.token_urlsafe(32)
+        with Session(self.engine) as session:
+            session.add(
+                LoginAttempt(
+                    id_hash=_hash(login_id), next_path=safe_next(next_path), loa=loa, created_at=now
+                )
+            )
+            session.commit()
+        extra = {"acr_values": "vneid:loa2"} if loa == 2 else {}
+        url, _ = self._client().create_authorization_url(
+            endpoint,
+            state=self._derive("state", login_id),
+            nonce=self._derive("nonce", login_id),
+            code_verifier=self._derive("pkce", login_id),
+            **extra,
+        )
+        return StartedLogin(login_id, url)
+
+    def complete(
+        self, login_id: str | None, code: str | None, state: str | None, now: datetime
+    ) -> NewSession:
+        if not login_id:
+            raise LoginFailed("this login was not started in this browser; start again")
+        if not state or not hmac.compare_digest(state, self._derive("state", login_id)):
+            raise LoginFailed("the login answer does not belong to this login (state)")
+        with Session(self.engine) as session:
+            # Used once: the UPDATE claims the attempt, a replay finds it claimed.
+            claimed = session.execute(  # type: ignore[attr-defined]
+                update(LoginAttempt)
+                .where(
+                    col(LoginAttempt.id_hash) == _hash(login_id),
+                    col(LoginAttempt.used_at).is_(None),
+                    col(LoginAttempt.created_at) > now - LOGIN_TTL,
+                )
+                .values(used_at=now)
+            ).rowcount
+            attempt = session.get(LoginAttempt, _hash(login_id))
+            wanted = (attempt.next_path, attempt.loa) if attempt is not None else None
+            session.commit()
+        if not claimed or wanted is None:
+            raise LoginFailed("this login has already been used or has expired; start again")
+        next_path, wanted_loa = wanted
+        if not code:
+            raise LoginFailed("VNeID sent no authorization code")
+        endpoint = self.issuer_keys.endpoints().get("token_endpoint")
+        try:
+            token = self._client().fetch_token(
+                endpoint, code=code, code_verifier=self._derive("pkce", login_id)
+            )
+        except Exception as exc:  # the provider's refusal or its absence, both the same here
+            raise LoginFailed(f"VNeID refused the code: {str(exc)[:200]}") from None
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise LoginFailed("VNeID sent no ID token")
+        try:
+            verified = self.verifier.verify(id_token, now.timestamp())
+        except IdTokenRejected as exc:
+            raise LoginFailed(f"the ID token is not acceptable: {exc.reason}") from None
+        if verified.nonce is None or not hmac.compare_digest(
+            verified.nonce, self._derive("nonce", login_id)
+        ):
+            raise LoginFailed("the ID token was not issued for this login (nonce)")
+        if verified.loa < wanted_loa:
+            raise LoginFailed("this needs a level-2 VNeID login")
+        session_id = secrets.token_urlsafe(32)
+        with Session(self.engine) as session:
+            expires = datetime.fromtimestamp(verified.expires_at, now.tzinfo) + timedelta(
+                seconds=self.verifier.skew
+            )
+            if not first_use_of_id_token(session, verified.replay_key, expires):
+                raise LoginFailed("this ID token has already been used")
+            session.add(
+                WebSession(
+                    id_hash=_hash(session_id),
+                    pid=verified.pid,
+                    name=verified.name,
+                    loa=verified.loa,
+                    auth_time=verified.auth_time or int(now.timestamp()),
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+            audit.record(
+                session,
+                "login.browser",
+                actor=f"citizen:{verified.pid}",
+                subjects=[verified.pid],
+                data={"loa": verified.loa},
+                now=now,
+            )
+            session.commit()
+        return NewSession(session_id, next_path, verified.pid)
+
+    # -- sessions --------------------------------------------------------------------------
+    def principal(self, session_id: str, now: datetime) -> Principal | None:
+        """The citizen of a live session, or None (ended, idle too long, too old, unknown)."""
+        if len(session_id) > 128:
+            return None
+        with Session(read_only(self.engine)) as session:
+            found = session.get(WebSession, _hash(session_id))
+        if (
+            found is None
+            or found.ended_at is not None
+            or now - found.last_seen_at > self.idle
+            or now - found.created_at > self.max
+        ):
+            return None
+        if now - found.last_seen_at > LAST_SEEN_EVERY:
+            with Session(self.engine) as session:
+                session.execute(
+                    update(WebSession)
+                    .where(col(WebSession.id_hash) == found.id_hash)
+                    .values(last_seen_at=now)
+                )
+                session.commit()
+        expires = min(found.last_seen_at + self.idle, found.created_at + self.max)
+        return Principal(
+            "citizen",
+            found.pid,
+            loa=found.loa,
+            name=found.name,
+            expires_at=int(expires.timestamp()),
+        )
+
+    def csrf_token(self, session_id: str) -> str:
+        """The token every state-changing request made with this session must carry."""
+        return self._derive("csrf", session_id)
+
+    def end(self, session_id: str, now: datetime) -> None:
+        with Session(self.engine) as session:
+            session.execute(
+                update(WebSession)
+                .where(
+                    col(WebSession.id_hash) == _hash(session_id), col(WebSession.ended_at).is_(None)
+                )
+                .values(ended_at=now)
+            )
+            session.commit()
