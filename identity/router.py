@@ -220,9 +220,13 @@ async def token(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/me", response_model=Me, response_model_exclude_none=True)
-def me(principal: Annotated[Principal, Depends(current_principal)]) -> Me:
+def me(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Me:
     """Who the caller is, as this service sees it."""
+    session_id = (
+        None if request.headers.get("authorization") else request.cookies.get(SESSION_COOKIE)
+    )
     return Me(
+        csrf_token=request.app.state.browser_logins.csrf_token(session_id) if session_id else None,
         kind=principal.kind,
         pid=principal.pid,
         loa=principal.loa,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TokenResponse(BaseModel):
@@ -26,3 +26,8 @@ class Me(BaseModel):
     agent: str | None = None
     counter: str | None = None
     agency: str | None = None
+    csrf_token: str | None = Field(
+        default=None,
+        description="Callers logged in with the browser session: the X-CSRF-Token to send "
+        "with every state-changing request",
+    )
