@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, select
@@ -119,6 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.router import router as signing_router
     from signing.sandbox import SANDBOX
     from signing.service import SigningService
+    from web.pages import HERE as WEB_HERE
+    from web.pages import SecurityHeaders
+    from web.router import router as web_router
+
+    WEB_STATIC = WEB_HERE / "static"
 
     settings = settings or load_settings()
     # Keys from configuration are read first: a bad file stops start-up with a clear message.
@@ -240,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     _process_gauges(metrics, app)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(CatchUnexpected)  # added last: the outermost of ours
 
     @app.get("/healthz", tags=["operations"])
@@ -284,6 +291,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dev_provider.router)
     if isinstance(keys, DevPki):
         app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
+    # The pages last: their paths (/, /app) are the least busy.
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
 
     return app
 

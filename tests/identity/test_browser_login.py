@@ -25,13 +25,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield s
 
 
-def provider_answer(browser: httpx.Client, login: httpx.Response, *, pid: str = "001099012345",
-                    loa: str = "2", tamper: dict[str, str] | None = None) -> str:
+def provider_answer(
+    browser: httpx.Client,
+    login: httpx.Response,
+    *,
+    pid: str = "001099012345",
+    loa: str = "2",
+    tamper: dict[str, str] | None = None,
+) -> str:
     """Fill in the development provider's page as a person would; returns the callback URL."""
     assert login.status_code == 302, login.text
     page = browser.get(login.headers["location"])
     assert page.status_code == 200 and '<label for="pid">' in page.text
-    fields = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)}
+    fields = {
+        k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)
+    }
     fields.update(pid=pid, name="Nguyễn Văn An", loa=loa, **(tamper or {}))
     action = re.search(r'action="([^"]+)"', page.text)
     assert action
@@ -46,11 +54,16 @@ def test_a_level_2_login_starts_a_session_the_api_honours(server: Server) -> Non
         auth = httpx.URL(login.headers["location"])
         for name in ("state", "nonce", "code_challenge"):
             assert auth.params[name]
-        assert auth.params["code_challenge_method"] == "S256" and auth.params["acr_values"] == "vneid:loa2"
+        assert (
+            auth.params["code_challenge_method"] == "S256"
+            and auth.params["acr_values"] == "vneid:loa2"
+        )
         assert auth.params["scope"] == "openid" and auth.params["response_type"] == "code"
         done = browser.get(provider_answer(browser, login))
         assert done.status_code == 302 and done.headers["location"] == "/v1/me?x=1"
-        cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("uyq_session="))
+        cookie = next(
+            c for c in done.headers.get_list("set-cookie") if c.startswith("uyq_session=")
+        )
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
         assert "Secure" not in cookie  # http://: the browser would drop a Secure cookie
         me = browser.get("/v1/me").json()
@@ -62,8 +75,12 @@ def test_state_changes_with_the_cookie_need_the_csrf_token(server: Server) -> No
     with httpx.Client(base_url=server.base) as browser:
         browser.get(provider_answer(browser, browser.get("/login", params={"loa": 2})))
         csrf = browser.get("/v1/me").json()["csrf_token"]
-        body = {"delegate": {"type": "person", "pid": "001199054321"}, "procedures": ["1.001612"],
-                "valid_until": "2026-12-31T00:00:00Z", "max_uses": 1}
+        body = {
+            "delegate": {"type": "person", "pid": "001199054321"},
+            "procedures": ["1.001612"],
+            "valid_until": "2026-12-31T00:00:00Z",
+            "max_uses": 1,
+        }
         forged = browser.post("/v1/delegations", json=body)
         assert forged.status_code == 403 and forged.json()["code"] == "csrf_failed"
         wrong = browser.post("/v1/delegations", json=body, headers={"X-CSRF-Token": "x" * 43})
@@ -85,7 +102,10 @@ def test_logout_ends_the_session_on_the_server(server: Server) -> None:
 
 
 def test_a_callback_that_is_not_this_browsers_login_is_refused(server: Server) -> None:
-    with httpx.Client(base_url=server.base) as victim, httpx.Client(base_url=server.base) as attacker:
+    with (
+        httpx.Client(base_url=server.base) as victim,
+        httpx.Client(base_url=server.base) as attacker,
+    ):
         callback = provider_answer(attacker, attacker.get("/login"))
         login_cookie = attacker.cookies["uyq_login"]
         page = victim.get(callback)  # the attacker's code in the victim's browser
@@ -99,22 +119,33 @@ def test_a_callback_that_is_not_this_browsers_login_is_refused(server: Server) -
         assert replay.status_code == 400 and "already been used" in replay.text
 
 
-def test_a_wrong_state_or_an_error_from_the_provider_is_a_page_in_plain_words(server: Server) -> None:
+def test_a_wrong_state_or_an_error_from_the_provider_is_a_page_in_plain_words(
+    server: Server,
+) -> None:
     with httpx.Client(base_url=server.base) as browser:
         callback = httpx.URL(provider_answer(browser, browser.get("/login")))
         wrong = browser.get(str(callback.copy_set_param("state", "forged")))
-        assert wrong.status_code == 400 and "(state)" in wrong.text and "uyq_session" not in browser.cookies
+        assert (
+            wrong.status_code == 400
+            and "(state)" in wrong.text
+            and "uyq_session" not in browser.cookies
+        )
         denied = browser.get("/auth/callback", params={"error": "access_denied"})
         assert denied.status_code == 400 and "access_denied" in denied.text
 
 
 def test_a_level_1_login_cannot_pass_for_level_2(server: Server) -> None:
     with httpx.Client(base_url=server.base) as browser:
-        page = browser.get(provider_answer(browser, browser.get("/login", params={"loa": 2}), loa="1"))
+        page = browser.get(
+            provider_answer(browser, browser.get("/login", params={"loa": 2}), loa="1")
+        )
         assert page.status_code == 400 and "level-2" in page.text
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"],
+)
 def test_next_is_a_local_path_only(server: Server, target: str) -> None:
     with httpx.Client(base_url=server.base) as browser:
         done = browser.get(provider_answer(browser, browser.get("/login", params={"next": target})))
@@ -130,10 +161,13 @@ def test_sessions_end_after_idle_and_absolute_timeouts(client) -> None:
     logins = client.app.state.browser_logins
     now = datetime.now(UTC)
     with client.app.state.engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
-            "VALUES (:h, '001099012345', NULL, 2, 0, :c, :s)"),
-            {"h": __import__("hashlib").sha256(b"sid").hexdigest(), "c": now, "s": now})
+        conn.execute(
+            sa.text(
+                "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
+                "VALUES (:h, '001099012345', NULL, 2, 0, :c, :s)"
+            ),
+            {"h": __import__("hashlib").sha256(b"sid").hexdigest(), "c": now, "s": now},
+        )
     assert logins.principal("sid", now + timedelta(seconds=899)) is not None
     assert logins.principal("sid", now + timedelta(seconds=899 + 901)) is None  # idle
     for minute in range(1, 8 * 60, 10):  # active all day: kept alive until 8 hours

@@ -1,0 +1,156 @@
+"""A citizen in a real browser (Chromium): logs in at level 2 through the development VNeID page,
+grants VNPost one use, sees the QR code; a counter submits through the API; the use appears;
+the citizen revokes and the counter's next submission is refused. Also: step-up from level 1, a
+forged CSRF request, logout, the language switch, accessibility (axe-core) and screenshots of
+every page at 360x740 and 1280x800."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.fixtures.server import (
+    ADMIN_TOKEN,
+    Api,
+    Server,
+    clean_env,
+    free_port,
+    running_server,
+    submission_body,
+)
+from tests.web.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.slow
+SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp: Path = tmp_path_factory.mktemp("pages")
+    with running_server(tmp, free_port(), env=clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def counter(server: Server) -> dict[str, str]:
+    return Api(server.base).counter("VNPOST")
+
+
+def check_page(page: Any, name: str) -> None:
+    """No serious or critical accessibility violation, and a screenshot at both sizes."""
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in bad]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
+    page.set_viewport_size(SIZES["phone"])
+
+
+def log_in(page: Any, base: str, level: str = "2", pid: str = "001099012345") -> None:
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="Đăng nhập bằng VNeID").click()
+    page.get_by_label("Số định danh cá nhân (PID)").fill(pid)
+    page.get_by_label("Họ và tên").fill("Nguyễn Văn An")
+    page.get_by_label(f"Mức {level}").check()
+    page.get_by_role("button", name="Đăng nhập").click()
+
+
+def test_grant_watch_and_revoke_in_the_browser(chromium: Any, server: Server, counter: dict[str, str]) -> None:
+    context = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{server.base}/")
+    check_page(page, "home")
+    log_in(page, server.base)
+    page.wait_for_url(f"{server.base}/app")
+    assert page.get_by_role("heading", level=1).inner_text() == "Ủy quyền của tôi"
+    check_page(page, "authorizations-empty")
+
+    page.get_by_role("link", name="Ủy quyền cho người khác").click()
+    page.get_by_label("Đại lý", exact=True).select_option("VNPOST")
+    page.get_by_label("Tìm trong danh mục thủ tục").fill("ly lich tu phap")  # no diacritics
+    visible = page.locator("#procedures li:not([hidden])")
+    assert visible.count() >= 1 and all("lý lịch tư pháp" in t.lower() for t in visible.all_inner_texts())
+    check_page(page, "grant")
+    visible.first.get_by_role("checkbox").check()
+    page.get_by_label("Số lần", exact=True).fill("1")
+    page.get_by_role("button", name="Xem lại").click()
+    summary = page.locator(".summary").inner_text()
+    assert "được nộp hồ sơ" in summary and "1 lần" in summary
+    check_page(page, "grant-confirm")
+    page.get_by_role("button", name="Ký ủy quyền này").click()
+    assert page.get_by_role("status").inner_text() == "Đã ký. Hãy đưa mã QR này tại quầy."
+    qr = page.locator(".qr svg").bounding_box()
+    assert qr and qr["width"] >= 250  # large enough to scan from a phone screen
+    check_page(page, "authorization-new")
+    delegation_id = page.url.split("/app/authorizations/")[1].split("?")[0]
+
+    # The counter scans the QR code (here: the same token, read through the citizen's session).
+    token = page.request.get(f"{server.base}/v1/delegations/{delegation_id}").json()["token"]
+    filed = httpx.post(f"{server.base}/v1/submissions", json=submission_body(token),
+                       headers={**counter, "Idempotency-Key": "browser-1"})
+    assert filed.status_code == 201, filed.text
+    page.reload()
+    uses = page.locator("table tbody tr")
+    assert uses.count() == 1 and "NV-01" in uses.first.inner_text()
+    check_page(page, "authorization-used")
+
+    page.get_by_role("link", name="Thu hồi").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Thu hồi ủy quyền này?"
+    check_page(page, "revoke-confirm")
+    page.get_by_role("button", name="Thu hồi").click()
+    assert "Đã thu hồi" in page.locator("dl").inner_text()
+    again = httpx.post(f"{server.base}/v1/submissions", json=submission_body(token, 2),
+                       headers={**counter, "Idempotency-Key": "browser-2"})
+    assert again.status_code == 409 and again.json()["code"] in ("revoked", "exhausted")
+    page.goto(f"{server.base}/app")
+    check_page(page, "authorizations")
+    context.close()
+
+
+def test_level_1_is_asked_to_log_in_again_at_level_2(chromium: Any, server: Server) -> None:
+    context = chromium.new_context(viewport=SIZES["phone"])
+    page = context.new_page()
+    log_in(page, server.base, level="1", pid="079088011223")
+    page.wait_for_url(f"{server.base}/app")
+    page.goto(f"{server.base}/app/grant")
+    assert page.get_by_role("heading", level=1).inner_text() == "Cần đăng nhập VNeID mức 2"
+    check_page(page, "step-up")
+    page.get_by_role("link", name="Đăng nhập mức 2").click()
+    assert page.get_by_label("Mức 2").is_checked()  # the provider was asked for level 2
+    context.close()
+
+
+def test_a_forged_form_is_refused_and_logout_ends_the_session(chromium: Any, server: Server) -> None:
+    context = chromium.new_context(viewport=SIZES["desktop"])
+    page = context.new_page()
+    log_in(page, server.base, pid="001199054321")
+    page.wait_for_url(f"{server.base}/app")
+    forged = page.request.post(f"{server.base}/app/authorizations/dlg_x/revoke", form={"csrf_token": "forged"})
+    assert forged.status == 403 and forged.json()["code"] == "csrf_failed"
+    no_token = page.request.post(f"{server.base}/v1/delegations", data={})
+    assert no_token.status == 403
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_url(f"{server.base}/")
+    page.goto(f"{server.base}/app")
+    assert "/dev/vneid/authorize" in page.url  # logged out: sent to log in
+    context.close()
+
+
+def test_english_at_a_click_and_remembered(chromium: Any, server: Server) -> None:
+    context = chromium.new_context(viewport=SIZES["phone"])
+    page = context.new_page()
+    page.goto(f"{server.base}/")
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Let someone file a procedure for you"
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.goto(f"{server.base}/")
+    assert page.locator("html").get_attribute("lang") == "en"  # remembered
+    check_page(page, "home-en")
+    context.close()

@@ -1,0 +1,433 @@
+"""The citizen's pages: thin routes over the domains' services. Every page needs a live browser
+session (else it sends the person to log in and back); every form that changes something
+carries the session's CSRF token."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from agents import service as agents_service
+from agents import submissions as submissions_service
+from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
+from core.clock import utcnow
+from core.errors import AppError
+from delegation import service as delegation_service
+from delegation.models import Delegation
+from delegation.schemas import DelegationCreate
+from web.pages import HANOI, render
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_LABELS = {  # msgids of web/translations
+    "active": "Active",
+    "pending": "Pending: waiting for the person to accept",
+    "revoked": "Revoked",
+    "renounced": "Renounced",
+    "expired": "Expired",
+    "exhausted": "All uses made",
+    "suspended": "Suspended: the agent is suspended",
+}
+
+
+@dataclass
+class Shown:
+    """An authorization as a page shows it."""
+
+    id: str
+    status: str
+    status_label: str
+    delegate_name: str
+    delegator_name: str
+    procedure_names: str
+    max_uses: int
+    uses_left: int
+    valid_from: datetime
+    valid_until: datetime
+
+
+class _Login(Exception):
+    def __init__(self, level: int):
+        self.level = level
+
+
+async def _citizen(request: Request, level: int = 1) -> tuple[Principal, str]:
+    principal = await session_principal(request)
+    if principal is None or principal.kind != "citizen":
+        raise _Login(level)
+    session_id = request.cookies[SESSION_COOKIE]
+    return principal, request.app.state.browser_logins.csrf_token(session_id)
+
+
+def _to_login(request: Request, level: int) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?loa={level}&next={target}", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    token = form.get("csrf_token")
+    check_csrf(request, session_id, token if isinstance(token, str) else None)
+    return {
+        key: (form.getlist(key) if key == "procedures" else form.get(key)) for key in form.keys()
+    }
+
+
+def _problem(request: Request, me: Principal, csrf: str, exc: AppError) -> HTMLResponse:
+    return render(
+        request, "error.html", exc.status, title=exc.title, detail=exc.detail, me=me, csrf=csrf
+    )
+
+
+def _names(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    agents = {a.code: a.name for a in agents_service.list_agents(session)}
+    procedures = {p.code: p.name for p in agents_service.list_procedures(session)}
+    return agents, procedures
+
+
+def _shown(
+    d: Delegation, me: Principal, agents: dict[str, str], procedures: dict[str, str]
+) -> Shown:
+    now = utcnow()
+    delegate = delegation_service.delegate_of(d)
+    if delegate["type"] == "agent":
+        delegate_name = agents.get(delegate["code"], delegate["code"])
+    else:
+        delegate_name = "you" if delegate["pid"] == me.subject else f"PID {delegate['pid']}"
+    codes = json.loads(d.procedures)
+    status = delegation_service.effective_status(d, now)
+    return Shown(
+        id=d.id,
+        status=status,
+        status_label=STATUS_LABELS.get(status, status),
+        delegate_name=delegate_name,
+        delegator_name="you" if d.delegator_pid == me.subject else f"PID {d.delegator_pid}",
+        procedure_names=", ".join(procedures.get(c, c) for c in codes),
+        max_uses=d.max_uses,
+        uses_left=max(d.max_uses - d.uses, 0),
+        valid_from=d.valid_from,
+        valid_until=d.valid_until,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    me = await session_principal(request)
+    if me is not None:
+        return RedirectResponse("/app", status_code=303)
+    return render(request, "home.html")
+
+
+@router.get("/app", response_class=HTMLResponse)
+async def my_authorizations(request: Request) -> Response:
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+
+    def load() -> tuple[list[Shown], list[Shown]]:
+        with Session(request.app.state.read_engine) as session:
+            agents, procedures = _names(session)
+            given = delegation_service.list_visible(session, me, "delegator")
+            received = delegation_service.list_visible(session, me, "delegate")
+            return (
+                [_shown(d, me, agents, procedures) for d in given],
+                [_shown(d, me, agents, procedures) for d in received],
+            )
+
+    given, received = await run_in_threadpool(load)
+    return render(request, "app.html", me=me, csrf=csrf, given=given, received=received)
+
+
+def _grant_form_context(request: Request, me: Principal) -> dict[str, Any]:
+    with Session(request.app.state.read_engine) as session:
+        agents = [a for a in agents_service.list_agents(session) if a.status == "active"]
+        procedures = agents_service.list_procedures(session)
+    max_days = request.app.state.delegation_config.max_days
+    today = datetime.now(HANOI).date()
+    return {
+        "agents": agents,
+        "procedures": procedures,
+        "max_days": max_days,
+        "today": today.isoformat(),
+        "latest": (today + timedelta(days=max_days - 1)).isoformat(),
+        "default_until": (today + timedelta(days=30)).isoformat(),
+    }
+
+
+async def _level_2(request: Request) -> tuple[Principal, str] | Response:
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+    if (me.loa or 0) < 2:
+        from web.pages import language_of, translations
+
+        _ = translations(language_of(request)).gettext
+        return render(
+            request,
+            "error.html",
+            403,
+            title=_("This needs a level-2 VNeID login"),
+            detail=_(
+                "To authorize someone you must have logged in with VNeID at level 2. "
+                "Log in again at level 2 and you will come back here."
+            ),
+            action={"href": "/login?loa=2&next=/app/grant", "label": _("Log in at level 2")},
+            me=me,
+            csrf=csrf,
+        )
+    return me, csrf
+
+
+@router.get("/app/grant", response_class=HTMLResponse)
+async def grant_form(request: Request) -> Response:
+    checked = await _level_2(request)
+    if isinstance(checked, Response):
+        return checked
+    me, csrf = checked
+    context = await run_in_threadpool(_grant_form_context, request, me)
+    form = {"delegate_type": "agent", "procedures": [], "valid_until": context["default_until"]}
+    return render(request, "grant.html", me=me, csrf=csrf, form=form, **context)
+
+
+def _grant_body(form: dict[str, Any]) -> DelegationCreate:
+    """The form as the API's own request: the same validation as POST /v1/delegations."""
+    if form.get("delegate_type") == "person":
+        delegate: dict[str, Any] = {"type": "person", "pid": form.get("person_pid") or ""}
+    else:
+        delegate = {"type": "agent", "code": form.get("agent") or ""}
+    until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    # Until the end of that day in Hanoi: what a person means by "until 30/06".
+    until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
+    return DelegationCreate.model_validate(
+        {
+            "delegate": delegate,
+            "procedures": form.get("procedures") or [],
+            "valid_until": until,
+            "max_uses": int(form.get("max_uses") or 1),
+        }
+    )
+
+
+@router.post("/app/grant", response_class=HTMLResponse)
+async def grant_review(request: Request) -> Response:
+    checked = await _level_2(request)
+    if isinstance(checked, Response):
+        return checked
+    me, csrf = checked
+    form = await _form(request)
+    context = await run_in_threadpool(_grant_form_context, request, me)
+    try:
+        body = _grant_body(form)
+        if not body.procedures:
+            raise ValueError("choose at least one procedure")
+    except (ValueError, ValidationError) as exc:
+        problem = (
+            str(exc).splitlines()[0]
+            if not isinstance(exc, ValidationError)
+            else (exc.errors()[0]["msg"])
+        )
+        form.setdefault("procedures", [])
+        return render(
+            request, "grant.html", 422, me=me, csrf=csrf, form=form, problem=problem, **context
+        )
+    names = {a.code: a.name for a in context["agents"]}
+    procedures = {p.code: p.name for p in context["procedures"]}
+    delegate = body.delegate
+    summary = Shown(
+        id="",
+        status="",
+        status_label="",
+        delegate_name=names.get(getattr(delegate, "code", ""), "")
+        or f"PID {getattr(delegate, 'pid', '')}",
+        delegator_name="you",
+        procedure_names=", ".join(procedures.get(c, c) for c in body.procedures),
+        max_uses=body.max_uses,
+        uses_left=body.max_uses,
+        valid_from=utcnow(),
+        valid_until=body.valid_until,
+    )
+    hidden = [(k, v) for k, v in form.items() if k not in ("csrf_token", "procedures") and v]
+    hidden += [("procedures", code) for code in body.procedures]
+    return render(request, "grant_confirm.html", me=me, csrf=csrf, summary=summary, hidden=hidden)
+
+
+@router.post("/app/grant/confirm", response_class=HTMLResponse)
+async def grant_confirm(request: Request) -> Response:
+    checked = await _level_2(request)
+    if isinstance(checked, Response):
+        return checked
+    me, csrf = checked
+    form = await _form(request)
+    state = request.app.state
+
+    def granted() -> str:
+        with Session(state.engine) as session:
+            d = delegation_service.grant(
+                session,
+                state.keyring,
+                state.delegation_config,
+                state.directory,
+                me,
+                _grant_body(form),
+                utcnow(),
+            )
+            session.commit()
+            return d.id
+
+    try:
+        created = await run_in_threadpool(granted)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    except (ValueError, ValidationError) as exc:
+        return render(
+            request, "error.html", 422, title="?", detail=str(exc)[:300], me=me, csrf=csrf
+        )
+    return RedirectResponse(f"/app/authorizations/{created}?new=1", status_code=303)
+
+
+def _qr_svg(token: str) -> str:
+    out = io.BytesIO()
+    segno.make(token, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+    return out.getvalue().decode()
+
+
+@router.get("/app/authorizations/{delegation_id}", response_class=HTMLResponse)
+async def authorization(request: Request, delegation_id: str) -> Response:
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+
+    def load() -> tuple[Shown, Delegation, list[Any] | None]:
+        with Session(request.app.state.read_engine) as session:
+            d = delegation_service.get_visible(session, me, delegation_id)
+            agents, procedures = _names(session)
+            uses = None
+            if delegation_service.is_delegator(me, d):
+                uses = submissions_service.uses_of(session, me, delegation_id)
+            return _shown(d, me, agents, procedures), d, uses
+
+    try:
+        shown, d, found = await run_in_threadpool(load)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    uses = (
+        [
+            {
+                "id": s.id,
+                "created_at": s.created_at,
+                "counter": s.delegate_ref,
+                "operator": s.operator,
+                "procedure": s.procedure,
+            }
+            for s in found
+        ]
+        if found is not None
+        else None
+    )
+    actions = []
+    delegator = delegation_service.is_delegator(me, d)
+    if delegator and shown.status in ("active", "pending", "suspended", "exhausted"):
+        actions.append({"name": "revoke", "label": "Revoke", "kind": "danger"})
+    if not delegator and shown.status == "pending":
+        actions.append({"name": "accept", "label": "Accept", "kind": ""})
+    if not delegator and shown.status in ("active", "pending"):
+        actions.append({"name": "renounce", "label": "Renounce", "kind": "danger"})
+    qr = _qr_svg(d.token) if shown.status in ("active", "pending") else None
+    return render(
+        request,
+        "authorization.html",
+        me=me,
+        csrf=csrf,
+        a=shown,
+        uses=uses,
+        qr=qr,
+        actions=actions,
+        created=request.query_params.get("new") == "1",
+    )
+
+
+_CONFIRM = {
+    "revoke": (
+        "Revoke this authorization?",
+        "Nobody can use it any more, from now on. This cannot be undone.",
+        "Revoke",
+    ),
+    "renounce": (
+        "Renounce this authorization?",
+        "You will no longer be able to act under it. This cannot be undone.",
+        "Renounce",
+    ),
+    "accept": ("Accept this authorization?", "You will be able to act under it.", "Accept"),
+}
+
+
+@router.get("/app/authorizations/{delegation_id}/{action}", response_class=HTMLResponse)
+async def confirm_action(request: Request, delegation_id: str, action: str) -> Response:
+    if action not in _CONFIRM:
+        return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+
+    def load() -> Shown:
+        with Session(request.app.state.read_engine) as session:
+            d = delegation_service.get_visible(session, me, delegation_id)
+            agents, procedures = _names(session)
+            return _shown(d, me, agents, procedures)
+
+    try:
+        shown = await run_in_threadpool(load)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    question, consequence, button = _CONFIRM[action]
+    return render(
+        request,
+        "confirm.html",
+        me=me,
+        csrf=csrf,
+        a=shown,
+        action=action,
+        question=question,
+        consequence=consequence,
+        button=button,
+    )
+
+
+@router.post("/app/authorizations/{delegation_id}/{action}", response_class=HTMLResponse)
+async def act(request: Request, delegation_id: str, action: str) -> Response:
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+    await _form(request)
+    if action not in _CONFIRM:
+        return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
+
+    def change() -> None:
+        with Session(request.app.state.engine) as session:
+            if action == "accept":
+                delegation_service.accept(session, me, delegation_id, utcnow())
+            else:
+                delegation_service.end(session, me, delegation_id, action, utcnow())
+            session.commit()
+
+    try:
+        await run_in_threadpool(change)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
