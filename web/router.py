@@ -431,3 +431,61 @@ async def act(request: Request, delegation_id: str, action: str) -> Response:
     except AppError as exc:
         return _problem(request, me, csrf, exc)
     return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
+
+
+# -- my activity -------------------------------------------------------------------------------
+EVENT_TEXTS = {  # msgids of web/translations: each audit event in plain words
+    "login.token_exchange": "You logged in with VNeID (level %(loa)s) in an app",
+    "login.browser": "You logged in with VNeID (level %(loa)s) in the browser",
+    "delegation.granted": "Authorization %(ref)s was granted",
+    "delegation.accepted": "Authorization %(ref)s was accepted",
+    "delegation.revoked": "Authorization %(ref)s was revoked",
+    "delegation.renounced": "Authorization %(ref)s was renounced",
+    "delegation.expired": "Authorization %(ref)s expired",
+    "submission.accepted": "A dossier was filed under authorization %(ref)s",
+    "submission.refused": "A submission under authorization %(ref)s was refused (%(code)s)",
+    "result.signed": "The agency signed the result of dossier %(ref)s",
+}
+PER_PAGE = 20
+
+
+@router.get("/app/activity", response_class=HTMLResponse)
+async def activity(request: Request, page: int = 1) -> Response:
+    try:
+        me, csrf = await _citizen(request)
+    except _Login as need:
+        return _to_login(request, need.level)
+    page = max(1, min(page, 10_000))
+    log = request.app.state.audit
+    from web.pages import language_of, translations
+
+    _ = translations(language_of(request)).gettext
+
+    def load() -> list[Any]:
+        log.sequence()  # what has just happened is in the log before it is shown
+        return list(log.events(pid=me.subject, limit=5000))
+
+    events = list(reversed(await run_in_threadpool(load)))  # newest first
+    shown = []
+    for e in events[(page - 1) * PER_PAGE : page * PER_PAGE]:
+        data = json.loads(e.data)
+        values = {
+            "ref": e.ref or "",
+            "kind": e.kind,
+            **{k: v for k, v in data.items() if isinstance(v, str | int)},
+        }
+        template = EVENT_TEXTS.get(e.kind)
+        try:
+            text = _(template) % values if template else f"{e.kind} ({e.ref or ''})"
+        except (KeyError, ValueError):
+            text = f"{e.kind} ({e.ref or ''})"
+        shown.append({"seq": e.seq, "leaf_hash": e.leaf_hash, "text": text, "at": e.occurred_at})
+    return render(
+        request,
+        "activity.html",
+        me=me,
+        csrf=csrf,
+        events=shown,
+        page=page,
+        more=len(events) > page * PER_PAGE,
+    )

@@ -13,15 +13,24 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     if CHROMIUM is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing: apt-get install chromium (CI must run the browser tests)")
+            pytest.fail(
+                "chromium is missing: apt-get install chromium (CI must run the browser tests)"
+            )
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 

@@ -62,7 +62,9 @@ def log_in(page: Any, base: str, level: str = "2", pid: str = "001099012345") ->
     page.get_by_role("button", name="Đăng nhập").click()
 
 
-def test_grant_watch_and_revoke_in_the_browser(chromium: Any, server: Server, counter: dict[str, str]) -> None:
+def test_grant_watch_and_revoke_in_the_browser(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
     context = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN")
     page = context.new_page()
     page.goto(f"{server.base}/")
@@ -76,7 +78,9 @@ def test_grant_watch_and_revoke_in_the_browser(chromium: Any, server: Server, co
     page.get_by_label("Đại lý", exact=True).select_option("VNPOST")
     page.get_by_label("Tìm trong danh mục thủ tục").fill("ly lich tu phap")  # no diacritics
     visible = page.locator("#procedures li:not([hidden])")
-    assert visible.count() >= 1 and all("lý lịch tư pháp" in t.lower() for t in visible.all_inner_texts())
+    assert visible.count() >= 1 and all(
+        "lý lịch tư pháp" in t.lower() for t in visible.all_inner_texts()
+    )
     check_page(page, "grant")
     visible.first.get_by_role("checkbox").check()
     page.get_by_label("Số lần", exact=True).fill("1")
@@ -93,8 +97,11 @@ def test_grant_watch_and_revoke_in_the_browser(chromium: Any, server: Server, co
 
     # The counter scans the QR code (here: the same token, read through the citizen's session).
     token = page.request.get(f"{server.base}/v1/delegations/{delegation_id}").json()["token"]
-    filed = httpx.post(f"{server.base}/v1/submissions", json=submission_body(token),
-                       headers={**counter, "Idempotency-Key": "browser-1"})
+    filed = httpx.post(
+        f"{server.base}/v1/submissions",
+        json=submission_body(token),
+        headers={**counter, "Idempotency-Key": "browser-1"},
+    )
     assert filed.status_code == 201, filed.text
     page.reload()
     uses = page.locator("table tbody tr")
@@ -106,8 +113,11 @@ def test_grant_watch_and_revoke_in_the_browser(chromium: Any, server: Server, co
     check_page(page, "revoke-confirm")
     page.get_by_role("button", name="Thu hồi").click()
     assert "Đã thu hồi" in page.locator("dl").inner_text()
-    again = httpx.post(f"{server.base}/v1/submissions", json=submission_body(token, 2),
-                       headers={**counter, "Idempotency-Key": "browser-2"})
+    again = httpx.post(
+        f"{server.base}/v1/submissions",
+        json=submission_body(token, 2),
+        headers={**counter, "Idempotency-Key": "browser-2"},
+    )
     assert again.status_code == 409 and again.json()["code"] in ("revoked", "exhausted")
     page.goto(f"{server.base}/app")
     check_page(page, "authorizations")
@@ -127,12 +137,16 @@ def test_level_1_is_asked_to_log_in_again_at_level_2(chromium: Any, server: Serv
     context.close()
 
 
-def test_a_forged_form_is_refused_and_logout_ends_the_session(chromium: Any, server: Server) -> None:
+def test_a_forged_form_is_refused_and_logout_ends_the_session(
+    chromium: Any, server: Server
+) -> None:
     context = chromium.new_context(viewport=SIZES["desktop"])
     page = context.new_page()
     log_in(page, server.base, pid="001199054321")
     page.wait_for_url(f"{server.base}/app")
-    forged = page.request.post(f"{server.base}/app/authorizations/dlg_x/revoke", form={"csrf_token": "forged"})
+    forged = page.request.post(
+        f"{server.base}/app/authorizations/dlg_x/revoke", form={"csrf_token": "forged"}
+    )
     assert forged.status == 403 and forged.json()["code"] == "csrf_failed"
     no_token = page.request.post(f"{server.base}/v1/delegations", data={})
     assert no_token.status == 403
@@ -148,9 +162,63 @@ def test_english_at_a_click_and_remembered(chromium: Any, server: Server) -> Non
     page = context.new_page()
     page.goto(f"{server.base}/")
     page.get_by_role("link", name="English").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Let someone file a procedure for you"
+    assert (
+        page.get_by_role("heading", level=1).inner_text() == "Let someone file a procedure for you"
+    )
     assert page.locator("html").get_attribute("lang") == "en"
     page.goto(f"{server.base}/")
     assert page.locator("html").get_attribute("lang") == "en"  # remembered
     check_page(page, "home-en")
     context.close()
+
+
+def test_the_activity_page_checks_each_entry_in_the_browser(chromium: Any, server: Server) -> None:
+    context = chromium.new_context(viewport=SIZES["phone"])
+    page = context.new_page()
+    log_in(page, server.base, pid="036099000111")
+    page.wait_for_url(f"{server.base}/app")
+    page.goto(f"{server.base}/app/activity")
+    entries = page.locator("li.event")
+    assert entries.count() >= 1 and "trên trình duyệt" in entries.first.inner_text()
+    entries.first.get_by_role("button", name="Kiểm tra trong nhật ký đã ký").click()
+    verdict = entries.first.locator(".verdict")
+    verdict.filter(has_text="Đã xác minh").wait_for()
+    assert "ok" in (verdict.get_attribute("class") or "")
+    check_page(page, "activity")
+
+    # A server that altered the proof (or the entry) is caught by the page itself.
+    def tampered(route: Any) -> None:
+        body = route.fetch().json()
+        body["audit_path"] = ["00" * 32] + body["audit_path"]
+        route.fulfill(json=body)
+
+    page.route("**/v1/audit/proofs/inclusion*", tampered)
+    page.reload()
+    page.locator("li.event").first.get_by_role("button", name="Kiểm tra trong nhật ký đã ký").click()
+    bad = page.locator("li.event").first.locator(".verdict")
+    bad.filter(has_text="KHÔNG xác minh được").wait_for()
+    assert "bad" in (bad.get_attribute("class") or "")
+    context.close()
+
+
+def test_a_person_delegate_accepts_in_a_second_browser(chromium: Any, server: Server) -> None:
+    grantor = chromium.new_context(viewport=SIZES["phone"]).new_page()
+    log_in(grantor, server.base, pid="001088000222")
+    grantor.wait_for_url(f"{server.base}/app")
+    grantor.goto(f"{server.base}/app/grant")
+    grantor.get_by_label("Một người (họ chấp nhận bằng VNeID)").check()
+    grantor.get_by_label("Số định danh cá nhân của họ (12 chữ số)").fill("001199054399")
+    grantor.locator("#procedures li").first.get_by_role("checkbox").check()
+    grantor.get_by_role("button", name="Xem lại").click()
+    grantor.get_by_role("button", name="Ký ủy quyền này").click()
+    assert "Đang chờ" in grantor.locator("dl").inner_text()
+
+    delegate = chromium.new_context(viewport=SIZES["desktop"]).new_page()
+    log_in(delegate, server.base, pid="001199054399")
+    delegate.wait_for_url(f"{server.base}/app")
+    delegate.locator("section[aria-labelledby=received] a").first.click()
+    delegate.get_by_role("link", name="Chấp nhận").click()
+    delegate.get_by_role("button", name="Chấp nhận").click()
+    assert "Đang hiệu lực" in delegate.locator("dl").inner_text()
+    grantor.reload()
+    assert "Đang hiệu lực" in grantor.locator("dl").inner_text()

@@ -19,3 +19,71 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The activity page: each entry checked against the public signed checkpoint, in this browser.
+// The checkpoint's ES256 signature is verified with the service's JWKS (WebCrypto), then the
+// entry's RFC 9162 inclusion proof is recomputed with SHA-256 up to the signed root.
+const hex = (s) => Uint8Array.from(s.match(/../g) || [], (b) => parseInt(b, 16));
+const b64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
+const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+const join = (a, b, c) => { const out = new Uint8Array(a.length + b.length + c.length); out.set(a); out.set(b, a.length); out.set(c, a.length + b.length); return out; };
+const node = (left, right) => sha256(join(new Uint8Array([1]), left, right));
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+async function signedCheckpoint() {
+  const [jwks, latest] = await Promise.all([
+    fetch("/.well-known/jwks.json").then((r) => r.json()),
+    fetch("/v1/audit/checkpoint").then((r) => r.json()),
+  ]);
+  const [h, p, s] = latest.checkpoint.split(".");
+  const header = JSON.parse(new TextDecoder().decode(b64url(h)));
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  if (!jwk || header.alg !== "ES256" || header.typ !== "checkpoint+jwt") throw new Error("unknown key");
+  const key = await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+  const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, b64url(s), new TextEncoder().encode(`${h}.${p}`));
+  if (!ok) throw new Error("bad checkpoint signature");
+  return JSON.parse(new TextDecoder().decode(b64url(p)));
+}
+
+// RFC 9162 2.1.3.2
+async function included(leaf, index, size, path, root) {
+  if (index >= size) return false;
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await node(p, r);
+      while (fn % 2 === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+    } else {
+      r = await node(r, p);
+    }
+    fn >>= 1; sn >>= 1;
+  }
+  return sn === 0 && same(r, root);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const messages = document.getElementById("messages");
+  if (!messages) return;
+  let checkpoint = null;
+  for (const button of document.querySelectorAll("li.event button.check")) {
+    button.addEventListener("click", async () => {
+      const item = button.closest("li.event");
+      const verdict = item.querySelector(".verdict");
+      verdict.textContent = messages.dataset.busy;
+      verdict.className = "verdict";
+      try {
+        checkpoint = checkpoint || await signedCheckpoint();
+        const seq = Number(item.dataset.seq);
+        const proof = await fetch(`/v1/audit/proofs/inclusion?seq=${seq}&size=${checkpoint.tree_size}`).then((r) => r.json());
+        const ok = proof.leaf_hash === item.dataset.leaf &&
+          await included(hex(item.dataset.leaf), seq, checkpoint.tree_size, proof.audit_path.map(hex), hex(checkpoint.root_hash));
+        verdict.textContent = ok ? messages.dataset.ok : messages.dataset.bad;
+        verdict.className = ok ? "verdict ok" : "verdict bad";
+      } catch (error) {
+        verdict.textContent = messages.dataset.bad;
+        verdict.className = "verdict bad";
+      }
+    });
+  }
+});
