@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--only inproc,pdf,http,hostile] [--http-seconds S] [--json PATH]"""
+"""python -m benchmarks [--quick] [--only inproc,pdf,http,hostile,pages] [--http-seconds S] [--json PATH]"""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from benchmarks.common import Row, print_table
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a one-minute pass")
-    parser.add_argument("--only", default="inproc,pdf,http,hostile", help="comma-separated groups")
+    parser.add_argument(
+        "--only", default="inproc,pdf,http,hostile,pages", help="comma-separated groups"
+    )
     parser.add_argument(
         "--http-seconds", type=float, help="load per HTTP row (default 2 with --quick, else 8)"
     )
@@ -41,6 +43,10 @@ def main() -> int:
         from benchmarks import hostile
 
         rows += hostile.run(args.quick)
+    if "pages" in groups:
+        from benchmarks import pages
+
+        rows += pages.run(args.quick)
     print_table(rows)
     missed = [r for r in rows if r.met is False]
     print(

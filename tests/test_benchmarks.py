@@ -116,3 +116,14 @@ def test_hostile_load_benchmark_measures_an_innocent_users_latency(tmp_path: Pat
         "delegation verify: innocent p50 under attack",
     ):
         assert rows[name]["ratio"] > 0 and len(rows[name]["extra"]["hostile_ms"]) == 30
+
+
+def test_pages_benchmark_weighs_each_page_and_times_it_against_the_json(tmp_path: Path) -> None:
+    out = tmp_path / "pages.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "pages",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert "/app with 50 authorizations: server time" in rows
+    weights = [r for name, r in rows.items() if name.endswith("bytes over the wire (gzip)")]
+    assert len(weights) == 4 and all(r["value"] > 1 for r in weights)  # KiB of real pages

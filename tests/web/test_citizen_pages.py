@@ -194,7 +194,9 @@ def test_the_activity_page_checks_each_entry_in_the_browser(chromium: Any, serve
 
     page.route("**/v1/audit/proofs/inclusion*", tampered)
     page.reload()
-    page.locator("li.event").first.get_by_role("button", name="Kiểm tra trong nhật ký đã ký").click()
+    page.locator("li.event").first.get_by_role(
+        "button", name="Kiểm tra trong nhật ký đã ký"
+    ).click()
     bad = page.locator("li.event").first.locator(".verdict")
     bad.filter(has_text="KHÔNG xác minh được").wait_for()
     assert "bad" in (bad.get_attribute("class") or "")
@@ -222,3 +224,26 @@ def test_a_person_delegate_accepts_in_a_second_browser(chromium: Any, server: Se
     assert "Đang hiệu lực" in delegate.locator("dl").inner_text()
     grantor.reload()
     assert "Đang hiệu lực" in grantor.locator("dl").inner_text()
+
+
+def test_the_grant_form_works_with_the_keyboard_alone(chromium: Any, server: Server) -> None:
+    page = chromium.new_context(viewport=SIZES["desktop"]).new_page()
+    log_in(page, server.base, pid="001077000333")
+    page.wait_for_url(f"{server.base}/app")
+    page.goto(f"{server.base}/app/grant")
+    reached, outlined = [], []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => [document.activeElement.id || document.activeElement.textContent.trim(),"
+            " getComputedStyle(document.activeElement).outlineStyle]"
+        )
+        reached.append(focused[0])
+        outlined.append(focused[1] != "none")
+        if focused[0] == "Xem lại":
+            break
+    for target in ("to-agent", "agent", "procedure-search", "uses", "until", "Xem lại"):
+        assert target in reached, (target, reached)
+    assert all(outlined), [r for r, o in zip(reached, outlined, strict=True) if not o]
+    page.keyboard.press("Enter")  # submits with nothing chosen: told what to fix, in words
+    assert page.get_by_role("alert").inner_text()
