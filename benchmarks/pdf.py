@@ -16,44 +16,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.generic import NameObject as N
-from pyhanko.pdf_utils.writer import PdfFileWriter
 from sqlmodel import Session
 
 from benchmarks.common import Row
 from core.db import make_engine, upgrade_schema
 from signing.pades import PadesService, SigningIdentity, file_signer
 from signing.pki import DevPki
+from signing.samples import text_pdf
 
 
 def make_pdf(pages: int = 1, padding_bytes: int = 0) -> bytes:
-    w = PdfFileWriter()
-    font = w.add_object(
-        generic.DictionaryObject(
-            {N("/Type"): N("/Font"), N("/Subtype"): N("/Type1"), N("/BaseFont"): N("/Helvetica")}
-        )
-    )
+    contents = []
     for n in range(pages):
         text = f"BT /F1 12 Tf 72 760 Td (Quyet dinh so {n + 1}/2026) Tj ET".encode()
         if n == 0 and padding_bytes:
             text += b"\n%" + os.urandom(padding_bytes // 2).hex().encode()[:padding_bytes]
-        page = generic.DictionaryObject(
-            {
-                N("/Type"): N("/Page"),
-                N("/MediaBox"): generic.ArrayObject(
-                    [generic.NumberObject(x) for x in (0, 0, 595, 842)]
-                ),
-                N("/Contents"): w.add_object(generic.StreamObject(stream_data=text)),
-                N("/Resources"): generic.DictionaryObject(
-                    {N("/Font"): generic.DictionaryObject({N("/F1"): font})}
-                ),
-            }
-        )
-        w.insert_page(page)
-    out = io.BytesIO()
-    w.write(out)
-    return out.getvalue()
+        contents.append(text)
+    return text_pdf(contents)
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]

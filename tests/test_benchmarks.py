@@ -120,8 +120,13 @@ def test_hostile_load_benchmark_measures_an_innocent_users_latency(tmp_path: Pat
 
 def test_pages_benchmark_weighs_each_page_and_times_it_against_the_json(tmp_path: Path) -> None:
     out = tmp_path / "pages.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "pages",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "pages", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
     assert "/app with 50 authorizations: server time" in rows
