@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.sandbox import SANDBOX
     from signing.service import SigningService
     from web.pages import HERE as WEB_HERE
-    from web.pages import SecurityHeaders
+    from web.pages import SecurityHeaders, error_page
     from web.router import router as web_router
 
     WEB_STATIC = WEB_HERE / "static"
@@ -293,6 +293,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
     # The pages last: their paths (/, /app) are the least busy.
     app.include_router(web_router)
+    app.state.error_page = error_page
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
 
     return app

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -173,7 +173,12 @@ def _client_mistake(
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        # The pages' layer may answer a browser with a page instead (app.state.error_page).
+        page = getattr(request.app.state, "error_page", None)
+        answer = page(request, exc) if page is not None else None
+        if answer is not None:
+            return answer  # type: ignore[no-any-return]
         return problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

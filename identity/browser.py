@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 from audit import service as audit
 from core.auth import Principal
 from core.db import read_only
-from core.errors import BadRequest
+from core.errors import BadRequest, ServiceUnavailable
 from identity.models import LoginAttempt, WebSession
 from identity.service import first_use_of_id_token
 from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
@@ -36,6 +36,10 @@ LAST_SEEN_EVERY = timedelta(seconds=60)  # a session's last_seen is written at m
 
 class LoginFailed(BadRequest):
     code, title = "login_failed", "The login did not succeed"
+
+
+class VneidUnavailable(ServiceUnavailable):
+    code, title = "vneid_unavailable", "VNeID cannot be reached"
 
 
 def _hash(value: str) -> str:
@@ -108,7 +112,7 @@ class BrowserLogins:
     def begin(self, next_path: str | None, loa: int, now: datetime) -> StartedLogin:
         endpoint = self.issuer_keys.endpoints().get("authorization_endpoint")
         if not isinstance(endpoint, str):
-            raise LoginFailed("VNeID cannot be reached right now; try again in a minute")
+            raise VneidUnavailable("VNeID cannot be reached right now; try again in a minute")
         login_id = secrets.token_urlsafe(32)
         with Session(self.engine) as session:
             session.add(

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import Session
 
 from core.auth import (
@@ -248,20 +247,6 @@ def _cookie_flags(request: Request) -> dict[str, Any]:
     return {"httponly": True, "samesite": "lax", "secure": secure}
 
 
-def _login_problem_page(detail: str, status: int = 400) -> HTMLResponse:
-    """A login that fails is a page a person reads, not JSON: what happened, and a way back."""
-    body = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Đăng nhập không thành công</title></head><body><main>"
-        "<h1>Đăng nhập không thành công</h1>"
-        f'<p lang="en">{html.escape(detail)}</p>'
-        '<p><a href="/login">Đăng nhập lại</a> · <a href="/">Trang chủ</a></p>'
-        "</main></body></html>"
-    )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
-
-
 @browser.get("/login", response_class=RedirectResponse, status_code=302)
 def login(
     request: Request,
@@ -269,10 +254,7 @@ def login(
     loa: Annotated[int, Query(ge=1, le=2)] = 1,
 ) -> Response:
     """Start a VNeID login (authorization code flow with PKCE); `next` is a local path."""
-    try:
-        started = request.app.state.browser_logins.begin(next, loa, utcnow())
-    except LoginFailed as exc:
-        return _login_problem_page(exc.detail, 503)
+    started = request.app.state.browser_logins.begin(next, loa, utcnow())
     response = RedirectResponse(started.authorization_url, status_code=302)
     response.set_cookie(
         LOGIN_COOKIE, started.login_id, max_age=600, path="/auth", **_cookie_flags(request)
@@ -289,13 +271,10 @@ def auth_callback(
     error_description: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """VNeID's answer: a code for this login, or an error; on success a session starts."""
-    if error:
-        return _login_problem_page(f"VNeID answered: {error} {error_description or ''}".strip())
+    if error:  # a page in plain words (web), or problem+json for a program
+        raise LoginFailed(f"VNeID answered: {error} {error_description or ''}".strip())
     login_id = request.cookies.get(LOGIN_COOKIE)
-    try:
-        started = request.app.state.browser_logins.complete(login_id, code, state, utcnow())
-    except LoginFailed as exc:
-        return _login_problem_page(exc.detail)
+    started = request.app.state.browser_logins.complete(login_id, code, state, utcnow())
     response = RedirectResponse(started.next_path, status_code=302)
     response.delete_cookie(LOGIN_COOKIE, path="/auth")
     response.set_cookie(SESSION_COOKIE, started.session_id, path="/", **_cookie_flags(request))

@@ -83,6 +83,42 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
+BROWSER_PATHS = ("/app", "/login", "/auth/", "/logout")
+# What a person reads for the errors a browser meets (msgids of web/translations).
+ERROR_TEXTS = {
+    "login_failed": (
+        "The login did not succeed",
+        "Nothing was changed and you are not logged in. Start the login again.",
+    ),
+    "vneid_unavailable": ("VNeID cannot be reached", "Try again in a minute."),
+    "csrf_failed": (
+        "This form is out of date",
+        "For your safety the form was refused. Go back, reload the page and try again.",
+    ),
+}
+
+
+def error_page(request: Request, exc: Any) -> HTMLResponse | None:
+    """A page instead of problem+json, for the pages and the login (core.errors asks)."""
+    path = request.url.path
+    if path != "/" and not path.startswith(BROWSER_PATHS):
+        return None
+    _ = translations(language_of(request)).gettext
+    title, explanation = ERROR_TEXTS.get(exc.code, (exc.title, ""))
+    action = None
+    if exc.code in ("login_failed", "vneid_unavailable"):
+        action = {"href": "/login", "label": _("Log in with VNeID")}
+    return render(
+        request,
+        "error.html",
+        exc.status,
+        title=_(title),
+        detail=_(explanation) if explanation else exc.detail,
+        technical=exc.detail if explanation else None,
+        action=action,
+    )
+
+
 class SecurityHeaders:
     """The headers every answer carries; pages get the strict Content-Security-Policy (the
     API docs at /docs and /redoc, which need their own inline start-up script, do not)."""
