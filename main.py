@@ -8,6 +8,7 @@ server process starts.
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import hashlib
 import hmac
@@ -97,6 +98,9 @@ def bootstrap(settings: Settings) -> None:
 
 # -- the application ---------------------------------------------------------------------------
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from cryptography.fernet import Fernet
+
+    from agents.requests import RequestConfig
     from agents.router import router as agents_router
     from agents.service import CatalogueDirectory
     from audit.router import router as audit_router
@@ -215,6 +219,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
     app.state.directory = CatalogueDirectory()
+    app.state.requests = RequestConfig(
+        ttl=timedelta(seconds=settings.request_ttl_s),
+        max_open=settings.max_open_requests,
+        public_url=settings.public_url,
+        sealer=Fernet(
+            base64.urlsafe_b64encode(
+                derived_key(key_passphrase(settings), b"uyquyen request codes")
+            )
+        ),
+        lookups=LoginThrottle(window_s=60, lookup=settings.request_lookups_per_minute),
+    )
     app.state.audit = AuditLog(engine, keyring, settings.public_url)
     # Keys: the development PKI, or (production, or when configured) PKCS#12 files, PKCS#11
     # tokens, a TSA URL and a trust-anchor file.

@@ -12,9 +12,22 @@ InvalidDossier      422 invalid_dossier
 DossierTooLarge     413 dossier_too_large
 OperatorRequired    422 operator_required
 OperatorNotAllowed  422 operator_not_allowed
+RequestNotFound     404 request_not_found
+RequestState        409 (code: the request's status: approved, declined, expired, cancelled)
+NotForThisCitizen   403 not_for_this_citizen
+TooManyOpenRequests 429 too_many_open_requests
+TooManyLookups      429 too_many_lookups
 """
 
-from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
+from core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+)
 
 
 class AgentNotFound(NotFound):
@@ -75,3 +88,23 @@ class AlreadyCompleted(Conflict):
 
 class ResultNotReady(NotFound):
     code, title = "result_not_ready", "The submission has no result yet"
+
+
+class RequestNotFound(NotFound):
+    code, title = "request_not_found", "No such authorization request"
+
+
+class RequestState(Conflict):
+    code, title = "conflict", "The authorization request is no longer pending"
+
+
+class NotForThisCitizen(Forbidden):
+    code, title = "not_for_this_citizen", "The request is for another citizen"
+
+
+class TooManyOpenRequests(TooManyRequests):
+    code, title = "too_many_open_requests", "Too many open requests at this counter"
+
+
+class TooManyLookups(TooManyRequests):
+    code, title = "too_many_lookups", "Too many request codes looked up"

@@ -101,3 +101,29 @@ class SubmissionResult(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     level: str = Field(max_length=8)
     signed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class AuthorizationRequest(SQLModel, table=True):
+    """A counter asks a citizen for a delegation; the citizen approves it on their phone. The
+    code that the QR carries is a secret for its short life: looked up by its hash, and kept
+    sealed (encrypted) only so that the counter can show it again."""
+
+    __tablename__ = "authorization_requests"
+
+    id: str = Field(primary_key=True, max_length=40)
+    code_hash: str = Field(max_length=64, unique=True)
+    code_sealed: str = Field(max_length=512)
+    agent_code: str = Field(max_length=64, index=True)
+    counter_id: str = Field(max_length=64, index=True)
+    staff_code: str | None = Field(default=None, max_length=64)
+    procedures: str  # JSON list of procedure codes
+    max_uses: int
+    valid_until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    purpose: str = Field(max_length=500)
+    delegator_pid: str | None = Field(default=None, max_length=12)
+    status: str = Field(max_length=16)  # pending, approved, declined, cancelled
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=12)
+    delegation_id: str | None = Field(default=None, max_length=40)

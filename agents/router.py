@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
+import json
 from typing import Annotated, Literal
 
+import segno
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
 from sqlmodel import Session
 
-from agents import service, submissions
-from agents.models import Submission
+from agents import requests, service, submissions
+from agents.models import AuthorizationRequest, Submission
 from agents.schemas import (
     ORG_CODE,
     AgencyCreate,
@@ -17,6 +20,9 @@ from agents.schemas import (
     CounterCreate,
     CounterCreated,
     ProcedureOut,
+    RequestCreate,
+    RequestForCitizen,
+    RequestOut,
     SubmissionCreate,
     SubmissionCreated,
     SubmissionOut,
@@ -27,6 +33,8 @@ from core.clock import utcnow
 from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
 from core.errors import AppError
+from delegation import service as delegation_service
+from delegation.schemas import DelegationOut
 from signing.uploads import checked_pdf
 
 router = APIRouter(tags=["administration"])
@@ -283,4 +291,188 @@ def get_result(submission_id: str, principal: AnyParty, session: ReadSessionDep)
             "Content-Disposition": f'attachment; filename="{submission_id}.pdf"',
             "Cache-Control": "private, no-store",
         },
+    )
+
+
+# -- counter-initiated authorization requests --------------------------------------------------
+CounterCaller = Annotated[Principal, Depends(require_kind("agent"))]
+
+
+def _request_out(request: Request, session: Session, r: AuthorizationRequest) -> RequestOut:
+    config: requests.RequestConfig = request.app.state.requests
+    code = requests.code_of(config, r)
+    return RequestOut(
+        id=r.id,
+        status=requests.status_of(r, utcnow()),  # type: ignore[arg-type]
+        code=code,
+        approve_url=config.approve_url(code),
+        agent=r.agent_code,
+        counter=r.counter_id,
+        staff_code=r.staff_code,
+        procedures=json.loads(r.procedures),
+        max_uses=r.max_uses,
+        valid_until=r.valid_until,
+        purpose=r.purpose,
+        delegator_pid=r.delegator_pid,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        delegation_id=r.delegation_id,
+        delegation_token=requests.delegation_token(session, r),
+    )
+
+
+@router.post(
+    "/v1/authorization-requests",
+    status_code=201,
+    response_model=RequestOut,
+    tags=["authorization requests"],
+)
+def create_request(
+    body: RequestCreate, principal: CounterCaller, session: SessionDep, request: Request
+) -> RequestOut:
+    """A counter asks a citizen for a delegation; the citizen approves at `approve_url`."""
+    state = request.app.state
+    r, _ = requests.create(
+        session, state.requests, state.delegation_config, state.directory, principal, body, utcnow()
+    )
+    session.commit()
+    return _request_out(request, session, r)
+
+
+@router.get(
+    "/v1/authorization-requests/by-code/{code}",
+    response_model=RequestForCitizen,
+    tags=["authorization requests"],
+)
+def request_by_code(
+    code: Annotated[str, Path(max_length=16)],
+    principal: Citizen,
+    session: SessionDep,
+    request: Request,
+) -> RequestForCitizen:
+    """What is asked and by whom, for the citizen (lookups are throttled)."""
+    r = requests.lookup(session, request.app.state.requests, principal, code, utcnow())
+    return RequestForCitizen(
+        code=code.upper(),
+        status=requests.status_of(r, utcnow()),  # type: ignore[arg-type]
+        staff_code=r.staff_code,
+        max_uses=r.max_uses,
+        valid_until=r.valid_until,
+        purpose=r.purpose,
+        expires_at=r.expires_at,
+        **requests.shown_to_citizen(session, r),
+    )
+
+
+@router.post(
+    "/v1/authorization-requests/by-code/{code}/approve",
+    status_code=201,
+    response_model=DelegationOut,
+    tags=["authorization requests"],
+)
+async def approve_request(
+    code: Annotated[str, Path(max_length=16)],
+    principal: Citizen,
+    session: SessionDep,
+    request: Request,
+) -> DelegationOut:
+    """Approve (VNeID level 2): the delegation to the requesting agent is granted at once."""
+    state = request.app.state
+
+    def approved() -> DelegationOut:
+        d = requests.approve(
+            session,
+            state.requests,
+            state.keyring,
+            state.delegation_config,
+            state.directory,
+            principal,
+            code,
+            utcnow(),
+        )
+        session.commit()
+        return delegation_service.describe(d, state.delegation_config, utcnow())
+
+    return await run_blocking(approved)
+
+
+@router.post(
+    "/v1/authorization-requests/by-code/{code}/decline",
+    response_model=RequestForCitizen,
+    tags=["authorization requests"],
+)
+def decline_request(
+    code: Annotated[str, Path(max_length=16)],
+    principal: Citizen,
+    session: SessionDep,
+    request: Request,
+) -> RequestForCitizen:
+    """Decline: the counter sees `declined`, nothing is granted."""
+    r = requests.decline(session, request.app.state.requests, principal, code, utcnow())
+    session.commit()
+    return RequestForCitizen(
+        code=code.upper(),
+        status="declined",
+        staff_code=r.staff_code,
+        max_uses=r.max_uses,
+        valid_until=r.valid_until,
+        purpose=r.purpose,
+        expires_at=r.expires_at,
+        **requests.shown_to_citizen(session, r),
+    )
+
+
+@router.get(
+    "/v1/authorization-requests/{request_id}",
+    response_model=RequestOut,
+    tags=["authorization requests"],
+)
+def get_request(
+    request_id: Annotated[str, Path(max_length=40)],
+    principal: CounterCaller,
+    session: ReadSessionDep,
+    request: Request,
+) -> RequestOut:
+    """A request, for the agent that made it: once approved, with the delegation and token."""
+    return _request_out(request, session, requests.for_agent(session, principal, request_id))
+
+
+@router.post(
+    "/v1/authorization-requests/{request_id}/cancel",
+    response_model=RequestOut,
+    tags=["authorization requests"],
+)
+def cancel_request(
+    request_id: Annotated[str, Path(max_length=40)],
+    principal: CounterCaller,
+    session: SessionDep,
+    request: Request,
+) -> RequestOut:
+    """The counter withdraws a pending request."""
+    r = requests.cancel(session, principal, request_id, utcnow())
+    session.commit()
+    return _request_out(request, session, r)
+
+
+@router.get(
+    "/v1/authorization-requests/{request_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    tags=["authorization requests"],
+)
+def request_qr(
+    request_id: Annotated[str, Path(max_length=40)],
+    principal: CounterCaller,
+    session: ReadSessionDep,
+    request: Request,
+) -> Response:
+    """A QR code of the approve URL, for the citizen's phone to scan."""
+    r = requests.for_agent(session, principal, request_id)
+    config = request.app.state.requests
+    out = io.BytesIO()
+    segno.make_qr(config.approve_url(requests.code_of(config, r)), error="m").save(
+        out, kind="svg", scale=6, border=4, title="uyquyen authorization request"
+    )
+    return Response(
+        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"}
     )

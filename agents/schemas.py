@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from core.schemas import StrictModel as _Strict
 
@@ -116,3 +116,60 @@ class UseOut(BaseModel):
     status: Literal["received", "completed"]
     dossier_sha256: str
     created_at: datetime
+
+
+class RequestCreate(_Strict):
+    procedures: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=50)
+    max_uses: int = Field(default=1, examples=[1])
+    valid_until: AwareDatetime
+    purpose: str = Field(min_length=1, max_length=500, description="Shown to the citizen")
+    delegator_pid: str | None = Field(
+        default=None, max_length=12, description="Only this citizen may approve"
+    )
+
+    multiline_fields = frozenset({"purpose"})
+
+
+class RequestOut(BaseModel):
+    id: str
+    status: Literal["pending", "approved", "declined", "expired", "cancelled"]
+    code: str
+    approve_url: str
+    agent: str
+    counter: str
+    staff_code: str | None
+    procedures: list[str]
+    max_uses: int
+    valid_until: datetime
+    purpose: str
+    delegator_pid: str | None
+    created_at: datetime
+    expires_at: datetime
+    delegation_id: str | None = None
+    delegation_token: str | None = None
+
+
+class Named(BaseModel):
+    code: str
+    name: str
+
+
+class CounterShown(BaseModel):
+    id: str
+    name: str
+    ward_code: str
+
+
+class RequestForCitizen(BaseModel):
+    """What the citizen sees before approving: who asks, then what exactly."""
+
+    code: str
+    status: Literal["pending", "approved", "declined", "expired", "cancelled"]
+    agent: Named
+    counter: CounterShown
+    staff_code: str | None
+    procedures: list[Named]
+    max_uses: int
+    valid_until: datetime
+    purpose: str
+    expires_at: datetime

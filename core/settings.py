@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # Each upload is parsed in a worker process of its own with this address-space cap; at most
     # `pdf_workers` at once per server process, and `pdf_per_sender` per sender (address for
     # verification, agency for signing), so one sender of hostile files cannot hold them all.
+    # Counter-initiated authorization requests: how long one waits for the citizen, how many a
+    # counter may have open, and how many codes a citizen may look up a minute.
+    request_ttl_s: int = Field(default=600, ge=30, le=86_400)
+    max_open_requests: int = Field(default=20, ge=1, le=10_000)
+    request_lookups_per_minute: int = Field(default=10, ge=1, le=10_000)
     # Failed logins, counted in the database per window: a client id (client credentials) is
     # refused for the rest of the window after `login_failures_per_client`, an address after
     # `login_failures_per_address` (token exchange and client credentials together: far looser,

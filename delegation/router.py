@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from typing import Annotated, Literal
 
 import segno
@@ -19,7 +18,6 @@ from delegation.models import Delegation
 from delegation.schemas import (
     DelegationCreate,
     DelegationOut,
-    StatusRef,
     VerifyRequest,
     VerifyResult,
 )
@@ -32,26 +30,7 @@ CitizenOrAgent = Annotated[Principal, Depends(require_kind("citizen", "agent"))]
 
 
 def to_out(d: Delegation, request: Request) -> DelegationOut:
-    config: service.DelegationConfig = request.app.state.delegation_config
-    now = utcnow()
-    return DelegationOut(
-        id=d.id,
-        status=service.effective_status(d, now),  # type: ignore[arg-type]
-        delegator=d.delegator_pid,
-        delegate=service.delegate_of(d),
-        procedures=json.loads(d.procedures),
-        valid_from=d.valid_from,
-        valid_until=d.valid_until,
-        max_uses=d.max_uses,
-        uses=d.uses,
-        uses_left=max(d.max_uses - d.uses, 0),
-        note=d.note,
-        token=d.token,
-        status_list=StatusRef(idx=d.status_list_idx, uri=config.status_list_uri(d.status_list_n)),
-        created_at=d.created_at,
-        accepted_at=d.accepted_at,
-        ended_at=d.ended_at,
-    )
+    return service.describe(d, request.app.state.delegation_config, utcnow())
 
 
 @router.post("/v1/delegations", status_code=201, response_model=DelegationOut)

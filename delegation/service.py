@@ -27,7 +27,13 @@ from delegation.exceptions import (
 )
 from delegation.models import Delegation, StatusList
 from delegation.ports import Directory
-from delegation.schemas import AgentDelegate, DelegationCreate, VerifyResult
+from delegation.schemas import (
+    AgentDelegate,
+    DelegationCreate,
+    DelegationOut,
+    StatusRef,
+    VerifyResult,
+)
 from identity.vneid import is_valid_pid
 from signing.keyring import InvalidServiceToken, Keyring
 
@@ -92,6 +98,35 @@ def is_delegate(principal: Principal, d: Delegation) -> bool:
     return principal.kind == "citizen" and principal.subject == d.delegate_pid
 
 
+def describe(d: Delegation, config: DelegationConfig, now: datetime) -> DelegationOut:
+    """A delegation as the API answers it (POST /v1/delegations, and a counter's approved
+    request)."""
+    return DelegationOut(
+        id=d.id,
+        status=effective_status(d, now),  # type: ignore[arg-type]
+        delegator=d.delegator_pid,
+        delegate=delegate_of(d),
+        procedures=json.loads(d.procedures),
+        valid_from=d.valid_from,
+        valid_until=d.valid_until,
+        max_uses=d.max_uses,
+        uses=d.uses,
+        uses_left=max(d.max_uses - d.uses, 0),
+        note=d.note,
+        token=d.token,
+        status_list=StatusRef(idx=d.status_list_idx, uri=config.status_list_uri(d.status_list_n)),
+        created_at=d.created_at,
+        accepted_at=d.accepted_at,
+        ended_at=d.ended_at,
+    )
+
+
+def token_of(session: Session, delegation_id: str) -> str | None:
+    """The signed token of a delegation (for the counter whose request it answered)."""
+    d = session.get(Delegation, delegation_id)
+    return d.token if d else None
+
+
 def get_visible(session: Session, principal: Principal, delegation_id: str) -> Delegation:
     """The delegation if the caller is its delegator or delegate; otherwise it does not exist."""
     d = session.get(Delegation, delegation_id) if len(delegation_id) <= 40 else None
@@ -121,6 +156,49 @@ def list_visible(session: Session, principal: Principal, role: str) -> list[Dele
 
 
 # -- granting --------------------------------------------------------------------------------
+def check_terms(
+    session: Session,
+    config: DelegationConfig,
+    directory: Directory,
+    wanted: list[str],
+    valid_from: datetime | None,
+    valid_until: datetime,
+    max_uses: int,
+    now: datetime,
+) -> tuple[list[str], datetime, datetime]:
+    """The terms of a delegation as a grant checks them (procedures in the catalogue, a window
+    in the future and not too long, uses), also for a counter's request before it is approved.
+    Returns the procedures without repeats and the window in whole seconds."""
+    procedures = list(dict.fromkeys(wanted))
+    unknown = sorted(set(procedures) - directory.known_procedures(session, procedures))
+    if unknown:
+        raise InvalidGrant(
+            f"not in the catalogue: {', '.join(unknown[:10])}",
+            code="unknown_procedure",
+            procedures=unknown,
+        )
+
+    skew = timedelta(seconds=config.clock_skew_s)
+    valid_from = valid_from or now
+    if valid_from < now - skew:
+        raise InvalidGrant("valid_from is in the past", code="invalid_window")
+    if valid_until <= valid_from or valid_until <= now:
+        raise InvalidGrant(
+            "valid_until must be after valid_from and in the future", code="invalid_window"
+        )
+    if valid_until - valid_from > timedelta(days=config.max_days):
+        raise InvalidGrant(
+            f"a delegation lasts at most {config.max_days} days", code="window_too_long"
+        )
+    if max_uses < 1 or max_uses > 10_000:
+        raise InvalidGrant("max_uses must be between 1 and 10000", code="invalid_max_uses")
+
+    # Timestamps are whole seconds, as in the token, so the row and the token agree exactly.
+    valid_from = valid_from.replace(microsecond=0)
+    valid_until = valid_until.replace(microsecond=0)
+    return procedures, valid_from, valid_until
+
+
 def grant(
     session: Session,
     keyring: Keyring,
@@ -150,34 +228,16 @@ def grant(
         if delegate.pid == principal.subject:
             raise InvalidGrant("a citizen cannot delegate to themself", code="self_delegation")
 
-    procedures = list(dict.fromkeys(data.procedures))
-    unknown = sorted(set(procedures) - directory.known_procedures(session, procedures))
-    if unknown:
-        raise InvalidGrant(
-            f"not in the catalogue: {', '.join(unknown[:10])}",
-            code="unknown_procedure",
-            procedures=unknown,
-        )
-
-    skew = timedelta(seconds=config.clock_skew_s)
-    valid_from = data.valid_from or now
-    valid_until = data.valid_until
-    if valid_from < now - skew:
-        raise InvalidGrant("valid_from is in the past", code="invalid_window")
-    if valid_until <= valid_from or valid_until <= now:
-        raise InvalidGrant(
-            "valid_until must be after valid_from and in the future", code="invalid_window"
-        )
-    if valid_until - valid_from > timedelta(days=config.max_days):
-        raise InvalidGrant(
-            f"a delegation lasts at most {config.max_days} days", code="window_too_long"
-        )
-    if data.max_uses < 1 or data.max_uses > 10_000:
-        raise InvalidGrant("max_uses must be between 1 and 10000", code="invalid_max_uses")
-
-    # Timestamps are whole seconds, as in the token, so the row and the token agree exactly.
-    valid_from = valid_from.replace(microsecond=0)
-    valid_until = valid_until.replace(microsecond=0)
+    procedures, valid_from, valid_until = check_terms(
+        session,
+        config,
+        directory,
+        data.procedures,
+        data.valid_from,
+        data.valid_until,
+        data.max_uses,
+        now,
+    )
     d = Delegation(
         id="dlg_" + secrets.token_hex(12),
         delegator_pid=principal.subject,

@@ -78,12 +78,14 @@ class LoginThrottle:
         per_client: int = 10,
         per_address: int = 200,
         admin_per_address: int = 20,
+        **other_limits: int,
     ):
         self.window_s = window_s
         self.limits = {
             "client": per_client,
             "address": per_address,
             "admin": admin_per_address,
+            **other_limits,  # e.g. lookup=10: lookups of request codes per citizen
         }
 
     def window(self, now: float) -> int:

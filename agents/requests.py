@@ -1,0 +1,304 @@
+"""Counter-initiated authorization requests: the clerk prepares what is needed and shows a QR
+code; the citizen reads the request on their own phone and approves it (a delegation to the
+requesting agent, granted in the same transaction) or declines it.
+
+Codes are 8 characters of an alphabet without 0/O and 1/I (easy to read aloud): 40 bits, in a
+life of 10 minutes, with lookups throttled per citizen, is not guessable. Only a code's hash is
+looked up; the code itself is kept sealed for the counter to show again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select, update
+from sqlmodel import Session, col
+
+from agents.exceptions import (
+    NotForThisCitizen,
+    RequestNotFound,
+    RequestState,
+    TooManyLookups,
+    TooManyOpenRequests,
+)
+from agents.models import Agent, AuthorizationRequest, Counter, Procedure
+from agents.schemas import RequestCreate
+from audit import service as audit
+from core.auth import Principal, WrongCallerKind
+from delegation import service as delegation_service
+from delegation.exceptions import InsufficientAssurance, InvalidGrant
+from delegation.ports import Directory
+from delegation.schemas import DelegationCreate
+from delegation.service import Delegation
+from identity.throttle import LoginThrottle, Throttled
+from identity.vneid import is_valid_pid
+from signing.keyring import Keyring
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, no 1/I
+CODE_LENGTH = 8
+
+
+@dataclass
+class RequestConfig:
+    ttl: timedelta
+    max_open: int
+    public_url: str
+    sealer: Fernet
+    lookups: LoginThrottle
+
+    def approve_url(self, code: str) -> str:
+        return f"{self.public_url}/r/{code}"
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.upper().encode()).hexdigest()
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def status_of(r: AuthorizationRequest, now: datetime) -> str:
+    if r.status == "pending" and now >= r.expires_at:
+        return "expired"
+    return r.status
+
+
+def code_of(config: RequestConfig, r: AuthorizationRequest) -> str:
+    return config.sealer.decrypt(r.code_sealed.encode()).decode()
+
+
+def _record(
+    session: Session, kind: str, actor: str, r: AuthorizationRequest, now: datetime, **data: Any
+) -> None:
+    subjects = [r.delegator_pid, r.decided_by]
+    audit.record(
+        session,
+        f"authorization_request.{kind}",
+        actor=actor,
+        subjects=subjects,
+        ref=r.id,
+        data={"request": r.id, "agent": r.agent_code, "counter": r.counter_id, **data},
+        now=now,
+    )
+
+
+def create(
+    session: Session,
+    config: RequestConfig,
+    delegation_config: delegation_service.DelegationConfig,
+    directory: Directory,
+    principal: Principal,
+    body: RequestCreate,
+    now: datetime,
+) -> tuple[AuthorizationRequest, str]:
+    if principal.kind != "agent" or not principal.agent_code or not principal.counter_id:
+        raise WrongCallerKind("authorization requests are made by agent counters")
+    if body.delegator_pid is not None and not is_valid_pid(body.delegator_pid):
+        raise InvalidGrant("delegator_pid is not a valid 12-digit PID", code="invalid_delegator")
+    procedures, _, valid_until = delegation_service.check_terms(
+        session,
+        delegation_config,
+        directory,
+        body.procedures,
+        None,
+        body.valid_until,
+        body.max_uses,
+        now,
+    )
+    open_now = session.scalar(
+        select(func.count())
+        .select_from(AuthorizationRequest)
+        .where(
+            col(AuthorizationRequest.counter_id) == principal.counter_id,
+            col(AuthorizationRequest.status) == "pending",
+            col(AuthorizationRequest.expires_at) > now,
+        )
+    )
+    if (open_now or 0) >= config.max_open:
+        raise TooManyOpenRequests(
+            f"this counter has {open_now} open requests; cancel one or wait for them to end",
+            retry_after_s=60,
+        )
+    code = new_code()
+    r = AuthorizationRequest(
+        id="arq_" + secrets.token_hex(12),
+        code_hash=_code_hash(code),
+        code_sealed=config.sealer.encrypt(code.encode()).decode(),
+        agent_code=principal.agent_code,
+        counter_id=principal.counter_id,
+        procedures=json.dumps(procedures),
+        max_uses=body.max_uses,
+        valid_until=valid_until,
+        purpose=body.purpose,
+        delegator_pid=body.delegator_pid,
+        status="pending",
+        created_at=now,
+        expires_at=now + config.ttl,
+    )
+    session.add(r)
+    session.flush()
+    _record(session, "created", f"agent:{principal.subject}", r, now, procedures=procedures)
+    return r, code
+
+
+def for_agent(session: Session, principal: Principal, request_id: str) -> AuthorizationRequest:
+    """A request, for the agent that made it (any of its counters); others get 404."""
+    r = session.get(AuthorizationRequest, request_id) if len(request_id) <= 40 else None
+    if r is None or principal.kind != "agent" or r.agent_code != principal.agent_code:
+        raise RequestNotFound(f"no authorization request {request_id!r} for this caller")
+    return r
+
+
+def _claim(session: Session, where: Any, to: str, now: datetime, **values: Any) -> bool:
+    """Move a pending, unexpired request to `to`: one statement, so that of two concurrent
+    approvals (or an approval and a cancel) exactly one wins."""
+    done = session.execute(
+        update(AuthorizationRequest)
+        .where(
+            where,
+            col(AuthorizationRequest.status) == "pending",
+            col(AuthorizationRequest.expires_at) > now,
+        )
+        .values(status=to, decided_at=now, **values)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def _refuse_state(session: Session, r: AuthorizationRequest, actor: str, now: datetime) -> None:
+    status = status_of(r, now)
+    if status == "expired" and not audit.has_event(session, "authorization_request.expired", r.id):
+        _record(session, "expired", actor, r, now)
+        session.commit()  # the expiry is on the record even though this call is refused
+    raise RequestState(f"the request is {status}", code=status)
+
+
+def cancel(
+    session: Session, principal: Principal, request_id: str, now: datetime
+) -> AuthorizationRequest:
+    r = for_agent(session, principal, request_id)
+    if not _claim(session, col(AuthorizationRequest.id) == r.id, "cancelled", now):
+        session.refresh(r)
+        _refuse_state(session, r, f"agent:{principal.subject}", now)
+    session.refresh(r)
+    _record(session, "cancelled", f"agent:{principal.subject}", r, now)
+    return r
+
+
+def lookup(
+    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
+) -> AuthorizationRequest:
+    """A request by its code, for a citizen; lookups are throttled per citizen so that nobody
+    can try codes (429 beyond about ten a minute)."""
+    if principal.kind != "citizen":
+        raise WrongCallerKind("requests are read by code by citizens")
+    keys = [f"lookup:{principal.subject}"]
+    try:
+        config.lookups.check(config.lookups.read(session, keys, now.timestamp()), now.timestamp())
+    except Throttled as exc:
+        raise TooManyLookups(
+            f"too many codes looked up; try again in {exc.retry_after_s} s",
+            retry_after_s=exc.retry_after_s,
+        ) from None
+    config.lookups.fail(session, keys, now.timestamp())  # every lookup counts
+    session.commit()
+    found = (
+        session.scalars(
+            select(AuthorizationRequest).where(
+                col(AuthorizationRequest.code_hash) == _code_hash(code)
+            )
+        ).first()
+        if len(code) == CODE_LENGTH
+        else None
+    )
+    if found is None or (
+        found.delegator_pid is not None and found.delegator_pid != principal.subject
+    ):
+        raise RequestNotFound("no authorization request with this code for you")
+    return found
+
+
+def shown_to_citizen(session: Session, r: AuthorizationRequest) -> dict[str, Any]:
+    agent = session.get(Agent, r.agent_code)
+    counter = session.get(Counter, r.counter_id)
+    codes = json.loads(r.procedures)
+    names = {
+        p.code: p.name
+        for p in session.scalars(select(Procedure).where(col(Procedure.code).in_(codes)))
+    }
+    return {
+        "agent": {"code": r.agent_code, "name": agent.name if agent else r.agent_code},
+        "counter": {
+            "id": r.counter_id,
+            "name": counter.name if counter else "",
+            "ward_code": counter.ward_code if counter else "",
+        },
+        "procedures": [{"code": c, "name": names.get(c, c)} for c in codes],
+    }
+
+
+def approve(
+    session: Session,
+    config: RequestConfig,
+    keyring: Keyring,
+    delegation_config: delegation_service.DelegationConfig,
+    directory: Directory,
+    principal: Principal,
+    code: str,
+    now: datetime,
+) -> Delegation:
+    """The citizen approves: the request is claimed and the delegation granted, together."""
+    r = lookup(session, config, principal, code, now)
+    if principal.loa != 2:
+        raise InsufficientAssurance("approving needs a VNeID level-2 login")
+    if r.delegator_pid is not None and r.delegator_pid != principal.subject:
+        raise NotForThisCitizen("this request is for another citizen")
+    if not _claim(
+        session, col(AuthorizationRequest.id) == r.id, "approved", now, decided_by=principal.subject
+    ):
+        session.refresh(r)
+        _refuse_state(session, r, f"citizen:{principal.subject}", now)
+    terms = DelegationCreate.model_validate(
+        {
+            "delegate": {"type": "agent", "code": r.agent_code},
+            "procedures": json.loads(r.procedures),
+            "valid_until": r.valid_until,
+            "max_uses": r.max_uses,
+            "note": r.purpose,
+        }
+    )
+    d = delegation_service.grant(
+        session, keyring, delegation_config, directory, principal, terms, now
+    )
+    session.execute(
+        update(AuthorizationRequest)
+        .where(col(AuthorizationRequest.id) == r.id)
+        .values(delegation_id=d.id)
+    )
+    session.refresh(r)
+    _record(session, "approved", f"citizen:{principal.subject}", r, now, delegation=d.id)
+    return d
+
+
+def decline(
+    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
+) -> AuthorizationRequest:
+    r = lookup(session, config, principal, code, now)
+    if not _claim(
+        session, col(AuthorizationRequest.id) == r.id, "declined", now, decided_by=principal.subject
+    ):
+        session.refresh(r)
+        _refuse_state(session, r, f"citizen:{principal.subject}", now)
+    session.refresh(r)
+    _record(session, "declined", f"citizen:{principal.subject}", r, now)
+    return r
+
+
+def delegation_token(session: Session, r: AuthorizationRequest) -> str | None:
+    return delegation_service.token_of(session, r.delegation_id) if r.delegation_id else None
