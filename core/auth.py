@@ -37,6 +37,7 @@ class Principal:
     counter_id: str | None = None
     agency_code: str | None = None
     expires_at: int | None = None
+    auth_time: int | None = None  # browser sessions: when the person last authenticated
 
     @property
     def pid(self) -> str | None:

@@ -235,6 +235,7 @@ class BrowserLogins:
             loa=found.loa,
             name=found.name,
             expires_at=int(expires.timestamp()),
+            auth_time=found.auth_time,
         )
 
     def csrf_token(self, session_id: str) -> str:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from agents import requests as requests_service
 from agents import service as agents_service
 from agents import submissions as submissions_service
 from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
@@ -489,3 +490,99 @@ async def activity(request: Request, page: int = 1) -> Response:
         page=page,
         more=len(events) > page * PER_PAGE,
     )
+
+
+# -- a counter's authorization request, approved on the citizen's phone --------------------------
+FRESH_LOGIN = timedelta(minutes=5)  # a phone left logged in must not approve for someone else
+REQUEST_STATES = {  # msgids of web/translations
+    "approved": "You approved this request.",
+    "declined": "You declined this request.",
+    "expired": "This request has expired: ask the counter for a new one.",
+    "cancelled": "The counter withdrew this request.",
+}
+
+
+def _fresh(me: Principal) -> bool:
+    return (
+        (me.loa or 0) >= 2
+        and me.auth_time is not None
+        and utcnow() - datetime.fromtimestamp(me.auth_time, UTC) <= FRESH_LOGIN
+    )
+
+
+@router.get("/r/{code}", response_class=HTMLResponse)
+async def approval_page(request: Request, code: str) -> Response:
+    try:
+        me, csrf = await _citizen(request, level=2)
+    except _Login as need:
+        return _to_login(request, need.level)
+    state = request.app.state
+
+    def load() -> tuple[dict[str, Any], str]:
+        with Session(state.engine) as session:
+            r = requests_service.lookup(session, state.requests, me, code, utcnow())
+            shown = {
+                "max_uses": r.max_uses,
+                "valid_until": r.valid_until,
+                "purpose": r.purpose,
+                "staff_code": r.staff_code,
+                **requests_service.shown_to_citizen(session, r),
+            }
+            return shown, requests_service.status_of(r, utcnow())
+
+    try:
+        shown, status = await run_in_threadpool(load)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    return render(
+        request,
+        "request.html",
+        me=me,
+        csrf=csrf,
+        r=shown,
+        code=code.upper(),
+        request_status=status,
+        status_label=REQUEST_STATES.get(status, status),
+        fresh=_fresh(me),
+    )
+
+
+@router.post("/r/{code}/{decision}", response_class=HTMLResponse)
+async def decide(request: Request, code: str, decision: str) -> Response:
+    try:
+        me, csrf = await _citizen(request, level=2)
+    except _Login as need:
+        return _to_login(request, need.level)
+    await _form(request)
+    if decision not in ("approve", "decline"):
+        return RedirectResponse(f"/r/{code}", status_code=303)
+    if decision == "approve" and not _fresh(me):
+        return RedirectResponse(f"/login?loa=2&next=/r/{code}", status_code=303)
+    state = request.app.state
+
+    def decided() -> str | None:
+        with Session(state.engine) as session:
+            if decision == "approve":
+                d = requests_service.approve(
+                    session,
+                    state.requests,
+                    state.keyring,
+                    state.delegation_config,
+                    state.directory,
+                    me,
+                    code,
+                    utcnow(),
+                )
+                session.commit()
+                return d.id
+            requests_service.decline(session, state.requests, me, code, utcnow())
+            session.commit()
+            return None
+
+    try:
+        granted = await run_in_threadpool(decided)
+    except AppError as exc:
+        return _problem(request, me, csrf, exc)
+    if granted:
+        return RedirectResponse(f"/app/authorizations/{granted}?new=1", status_code=303)
+    return RedirectResponse(f"/r/{code}", status_code=303)

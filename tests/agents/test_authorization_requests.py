@@ -17,8 +17,11 @@ BASE = {"procedures": ["1.001612"], "max_uses": 1, "purpose": "Xin cấp Phiếu
 
 
 def ask(w: World, counter: dict[str, str] | None = None, **fields: Any) -> Any:
-    resp = w.client.post("/v1/authorization-requests", headers=counter or w.vnpost,
-                         json={**BASE, "valid_until": in_days(30), **fields})
+    resp = w.client.post(
+        "/v1/authorization-requests",
+        headers=counter or w.vnpost,
+        json={**BASE, "valid_until": in_days(30), **fields},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()
 
@@ -28,24 +31,41 @@ def test_a_counter_asks_and_the_citizen_reads_who_asks_and_what(world: World) ->
     assert asked["id"].startswith("arq_") and asked["status"] == "pending"
     assert re.fullmatch(r"[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{8}", asked["code"])  # no 0/O, 1/I
     assert asked["approve_url"] == f"http://testserver/r/{asked['code']}"
-    read = world.client.get(f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen)
+    read = world.client.get(
+        f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen
+    )
     assert read.status_code == 200, read.text
     shown = read.json()
     assert shown["agent"]["code"] == "VNPOST" and shown["counter"]["ward_code"] == "09552"
-    assert shown["procedures"][0]["code"] == "1.001612" and "lý lịch tư pháp" in shown["procedures"][0]["name"]
+    assert (
+        shown["procedures"][0]["code"] == "1.001612"
+        and "lý lịch tư pháp" in shown["procedures"][0]["name"]
+    )
     assert shown["purpose"] == BASE["purpose"] and shown["status"] == "pending"
-    assert world.client.get(f"/v1/authorization-requests/{asked['id']}/qr.svg", headers=world.vnpost).headers[
-        "content-type"] == "image/svg+xml"
+    assert (
+        world.client.get(
+            f"/v1/authorization-requests/{asked['id']}/qr.svg", headers=world.vnpost
+        ).headers["content-type"]
+        == "image/svg+xml"
+    )
 
 
 def test_approval_grants_the_delegation_the_counter_can_use(world: World) -> None:
     asked = ask(world, max_uses=2)
-    approved = world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.citizen)
+    approved = world.client.post(
+        f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.citizen
+    )
     assert approved.status_code == 201, approved.text
     d = approved.json()
-    assert d["delegate"] == {"type": "agent", "code": "VNPOST"} and d["max_uses"] == 2 and d["status"] == "active"
+    assert (
+        d["delegate"] == {"type": "agent", "code": "VNPOST"}
+        and d["max_uses"] == 2
+        and d["status"] == "active"
+    )
     assert d["delegator"] == DELEGATOR and d["note"] == BASE["purpose"]
-    seen = world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()
+    seen = world.client.get(
+        f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost
+    ).json()
     assert seen["status"] == "approved" and seen["delegation_id"] == d["id"]
     assert verify_with_jwks(world.client, seen["delegation_token"])["jti"] == d["id"]
     assert submit(world.client, world.vnpost, seen["delegation_token"]).status_code == 201
@@ -56,48 +76,142 @@ def test_approval_grants_the_delegation_the_counter_can_use(world: World) -> Non
 def test_a_request_is_decided_once(world: World) -> None:
     c = world.client
     approved = ask(world)
-    assert c.post(f"/v1/authorization-requests/by-code/{approved['code']}/approve", headers=world.citizen).status_code == 201
-    problem(c.post(f"/v1/authorization-requests/by-code/{approved['code']}/approve", headers=world.citizen), 409, "approved")
-    problem(c.post(f"/v1/authorization-requests/by-code/{approved['code']}/decline", headers=world.citizen), 409, "approved")
+    assert (
+        c.post(
+            f"/v1/authorization-requests/by-code/{approved['code']}/approve", headers=world.citizen
+        ).status_code
+        == 201
+    )
+    problem(
+        c.post(
+            f"/v1/authorization-requests/by-code/{approved['code']}/approve", headers=world.citizen
+        ),
+        409,
+        "approved",
+    )
+    problem(
+        c.post(
+            f"/v1/authorization-requests/by-code/{approved['code']}/decline", headers=world.citizen
+        ),
+        409,
+        "approved",
+    )
     declined = ask(world)
-    assert c.post(f"/v1/authorization-requests/by-code/{declined['code']}/decline", headers=world.citizen).status_code == 200
-    assert c.get(f"/v1/authorization-requests/{declined['id']}", headers=world.vnpost).json()["status"] == "declined"
-    problem(c.post(f"/v1/authorization-requests/by-code/{declined['code']}/approve", headers=world.citizen), 409, "declined")
+    assert (
+        c.post(
+            f"/v1/authorization-requests/by-code/{declined['code']}/decline", headers=world.citizen
+        ).status_code
+        == 200
+    )
+    assert (
+        c.get(f"/v1/authorization-requests/{declined['id']}", headers=world.vnpost).json()["status"]
+        == "declined"
+    )
+    problem(
+        c.post(
+            f"/v1/authorization-requests/by-code/{declined['code']}/approve", headers=world.citizen
+        ),
+        409,
+        "declined",
+    )
     cancelled = ask(world)
-    assert c.post(f"/v1/authorization-requests/{cancelled['id']}/cancel", headers=world.vnpost).json()["status"] == "cancelled"
-    problem(c.post(f"/v1/authorization-requests/by-code/{cancelled['code']}/approve", headers=world.citizen), 409, "cancelled")
-    problem(c.post(f"/v1/authorization-requests/{cancelled['id']}/cancel", headers=world.vnpost), 409, "cancelled")
+    assert (
+        c.post(f"/v1/authorization-requests/{cancelled['id']}/cancel", headers=world.vnpost).json()[
+            "status"
+        ]
+        == "cancelled"
+    )
+    problem(
+        c.post(
+            f"/v1/authorization-requests/by-code/{cancelled['code']}/approve", headers=world.citizen
+        ),
+        409,
+        "cancelled",
+    )
+    problem(
+        c.post(f"/v1/authorization-requests/{cancelled['id']}/cancel", headers=world.vnpost),
+        409,
+        "cancelled",
+    )
 
 
 def test_an_expired_request_cannot_be_approved_and_its_expiry_is_recorded(world: World) -> None:
     asked = ask(world)
     with world.client.app.state.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE authorization_requests SET expires_at = created_at WHERE id = :i"), {"i": asked["id"]})
-    problem(world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.citizen), 409, "expired")
-    assert world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()["status"] == "expired"
-    events = world.client.get("/v1/audit/events", headers=world.admin, params={"kind": "authorization_request.expired"}).json()
+        conn.execute(
+            sa.text("UPDATE authorization_requests SET expires_at = created_at WHERE id = :i"),
+            {"i": asked["id"]},
+        )
+    problem(
+        world.client.post(
+            f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.citizen
+        ),
+        409,
+        "expired",
+    )
+    assert (
+        world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()[
+            "status"
+        ]
+        == "expired"
+    )
+    events = world.client.get(
+        "/v1/audit/events", headers=world.admin, params={"kind": "authorization_request.expired"}
+    ).json()
     assert [e["ref"] for e in events] == [asked["id"]]
     assert world.client.get("/v1/delegations", headers=world.citizen).json() == []
 
 
 def test_a_request_bound_to_one_citizen_is_nobody_elses(world: World) -> None:
     asked = ask(world, delegator_pid=RELATIVE)
-    problem(world.client.get(f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen), 404, "request_not_found")
-    problem(world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.stranger), 404, "request_not_found")
-    assert world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.relative).status_code == 201
+    problem(
+        world.client.get(
+            f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen
+        ),
+        404,
+        "request_not_found",
+    )
+    problem(
+        world.client.post(
+            f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.stranger
+        ),
+        404,
+        "request_not_found",
+    )
+    assert (
+        world.client.post(
+            f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.relative
+        ).status_code
+        == 201
+    )
 
 
 def test_level_1_cannot_approve(world: World, issuer) -> None:
     asked = ask(world)
     level1 = citizen_headers(world.client, issuer, sub=STRANGER, acr="vneid:loa1")
-    problem(world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=level1), 403, "insufficient_assurance")
-    assert world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()["status"] == "pending"
+    problem(
+        world.client.post(
+            f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=level1
+        ),
+        403,
+        "insufficient_assurance",
+    )
+    assert (
+        world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()[
+            "status"
+        ]
+        == "pending"
+    )
 
 
 def test_the_21st_open_request_of_a_counter_is_refused(world: World) -> None:
     for _ in range(20):
         ask(world)
-    resp = world.client.post("/v1/authorization-requests", headers=world.vnpost, json={**BASE, "valid_until": in_days(30)})
+    resp = world.client.post(
+        "/v1/authorization-requests",
+        headers=world.vnpost,
+        json={**BASE, "valid_until": in_days(30)},
+    )
     problem(resp, 429, "too_many_open_requests")
     assert int(resp.headers["retry-after"]) >= 1
     ask(world, counter=world.fpt)  # another counter is not affected
@@ -105,29 +219,67 @@ def test_the_21st_open_request_of_a_counter_is_refused(world: World) -> None:
 
 def test_another_agent_cannot_read_or_cancel_a_request(world: World) -> None:
     asked = ask(world)
-    for call in (world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.fpt),
-                 world.client.post(f"/v1/authorization-requests/{asked['id']}/cancel", headers=world.fpt),
-                 world.client.get(f"/v1/authorization-requests/{asked['id']}/qr.svg", headers=world.fpt)):
+    for call in (
+        world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.fpt),
+        world.client.post(f"/v1/authorization-requests/{asked['id']}/cancel", headers=world.fpt),
+        world.client.get(f"/v1/authorization-requests/{asked['id']}/qr.svg", headers=world.fpt),
+    ):
         problem(call, 404, "request_not_found")
-    problem(world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.citizen), 403, "wrong_caller_kind")
+    problem(
+        world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.citizen),
+        403,
+        "wrong_caller_kind",
+    )
 
 
 def test_the_same_terms_as_a_grant_are_checked(world: World) -> None:
     c = world.client
-    cases = [({"procedures": ["9.999999"]}, "unknown_procedure"), ({"max_uses": 0}, "invalid_max_uses"),
-             ({"valid_until": in_days(400)}, "window_too_long"), ({"delegator_pid": "123"}, "invalid_delegator")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"procedures": ["9.999999"]}, "unknown_procedure"),
+        ({"max_uses": 0}, "invalid_max_uses"),
+        ({"valid_until": in_days(400)}, "window_too_long"),
+        ({"delegator_pid": "123"}, "invalid_delegator"),
+    ]
     for fields, code in cases:
-        problem(c.post("/v1/authorization-requests", headers=world.vnpost, json={**BASE, "valid_until": in_days(30), **fields}), 422, code)
-    problem(c.post("/v1/authorization-requests", headers=world.vnpost,
-                   json={**BASE, "valid_until": in_days(30), "purpose": "x" * 501}), 422, "validation_error")
+        problem(
+            c.post(
+                "/v1/authorization-requests",
+                headers=world.vnpost,
+                json={**BASE, "valid_until": in_days(30), **fields},
+            ),
+            422,
+            code,
+        )
+    problem(
+        c.post(
+            "/v1/authorization-requests",
+            headers=world.vnpost,
+            json={**BASE, "valid_until": in_days(30), "purpose": "x" * 501},
+        ),
+        422,
+        "validation_error",
+    )
 
 
 def test_code_lookups_are_throttled_per_citizen(world: World) -> None:
     for _ in range(10):
-        problem(world.client.get("/v1/authorization-requests/by-code/ABCDEFGH", headers=world.stranger), 404, "request_not_found")
-    problem(world.client.get("/v1/authorization-requests/by-code/ABCDEFGH", headers=world.stranger), 429, "too_many_lookups")
+        problem(
+            world.client.get("/v1/authorization-requests/by-code/ABCDEFGH", headers=world.stranger),
+            404,
+            "request_not_found",
+        )
+    problem(
+        world.client.get("/v1/authorization-requests/by-code/ABCDEFGH", headers=world.stranger),
+        429,
+        "too_many_lookups",
+    )
     asked = ask(world)  # another citizen is not affected
-    assert world.client.get(f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen).status_code == 200
+    assert (
+        world.client.get(
+            f"/v1/authorization-requests/by-code/{asked['code']}", headers=world.citizen
+        ).status_code
+        == 200
+    )
 
 
 def test_concurrent_approvals_grant_exactly_one_delegation(world: World, issuer) -> None:
@@ -136,7 +288,11 @@ def test_concurrent_approvals_grant_exactly_one_delegation(world: World, issuer)
     answers: list[int] = []
 
     def approve(headers: dict[str, str]) -> None:
-        answers.append(world.client.post(f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=headers).status_code)
+        answers.append(
+            world.client.post(
+                f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=headers
+            ).status_code
+        )
 
     threads = [threading.Thread(target=approve, args=(h,)) for h in sessions]
     for t in threads:

@@ -251,3 +251,38 @@ def test_the_grant_form_works_with_the_keyboard_alone(chromium: Any, server: Ser
     assert all(outlined), [r for r, o in zip(reached, outlined, strict=True) if not o]
     page.keyboard.press("Enter")  # submits with nothing chosen: told what to fix, in words
     assert page.get_by_role("alert").inner_text()
+
+
+def test_a_counter_request_approved_on_the_citizens_phone(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    """The citizen's half of the counter story: the approve URL on a phone, a fresh level-2 login,
+    who asks and what, approve; the counter sees the delegation."""
+    asked = httpx.post(
+        f"{server.base}/v1/authorization-requests",
+        headers=counter,
+        json={
+            "procedures": ["1.001612"],
+            "max_uses": 1,
+            "valid_until": "2027-06-30T00:00:00+07:00",
+            "purpose": "Cụ Lan nhờ bưu điện nộp hồ sơ lý lịch tư pháp",
+        },
+    ).json()
+    phone = chromium.new_context(viewport=SIZES["phone"]).new_page()
+    phone.goto(asked["approve_url"])  # not logged in: VNeID at level 2 first
+    assert phone.get_by_label("Mức 2").is_checked()
+    phone.get_by_label("Số định danh cá nhân (PID)").fill("001099077001")
+    phone.get_by_role("button", name="Đăng nhập").click()
+    phone.wait_for_url(f"**/r/{asked['code']}")
+    assert phone.get_by_role("heading", level=1).inner_text() == "Một quầy xin bạn ủy quyền"
+    assert "Cụ Lan nhờ bưu điện" in phone.locator("main").inner_text()
+    check_page(phone, "request-approve")
+    phone.get_by_role("button", name="Đồng ý và ký").click()
+    phone.wait_for_url("**/app/authorizations/**")
+    assert "Đang hiệu lực" in phone.locator("dl").inner_text()
+    seen = httpx.get(
+        f"{server.base}/v1/authorization-requests/{asked['id']}", headers=counter
+    ).json()
+    assert seen["status"] == "approved" and seen["delegation_token"]
+    phone.goto(asked["approve_url"])
+    assert phone.get_by_role("status").inner_text() == "Bạn đã đồng ý yêu cầu này."

@@ -1,0 +1,67 @@
+"""/r/{code} without a browser: approving needs a fresh level-2 login (a phone left logged in
+cannot approve for someone else at the counter)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from tests.fixtures.factories import in_days
+from tests.fixtures.world import World
+
+
+def session_cookie(world: World, *, loa: int, authenticated_seconds_ago: int) -> str:
+    now = datetime.now(UTC)
+    sid = f"sid-{loa}-{authenticated_seconds_ago}"
+    with world.client.app.state.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
+                "VALUES (:h, '001099012345', 'An', :loa, :t, :n, :n)"
+            ),
+            {
+                "h": hashlib.sha256(sid.encode()).hexdigest(),
+                "loa": loa,
+                "t": int(time.time()) - authenticated_seconds_ago,
+                "n": now,
+            },
+        )
+    return sid
+
+
+def test_a_stale_login_must_log_in_again_before_approving(world: World) -> None:
+    asked = world.client.post(
+        "/v1/authorization-requests",
+        headers=world.vnpost,
+        json={
+            "procedures": ["1.001612"],
+            "max_uses": 1,
+            "valid_until": in_days(10),
+            "purpose": "test",
+        },
+    ).json()
+    c = world.client
+    c.cookies.set("uyq_session", session_cookie(world, loa=2, authenticated_seconds_ago=3600))
+    page = c.get(f"/r/{asked['code']}")
+    assert page.status_code == 200 and "Đồng ý và ký" not in page.text
+    assert f"/login?loa=2&amp;next=/r/{asked['code']}" in page.text
+    csrf = c.get("/v1/me").json()["csrf_token"]
+    tried = c.post(f"/r/{asked['code']}/approve", data={"csrf_token": csrf}, follow_redirects=False)
+    assert tried.status_code == 303 and tried.headers["location"].startswith("/login?loa=2")
+    assert (
+        c.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()["status"]
+        == "pending"
+    )
+
+    c.cookies.set("uyq_session", session_cookie(world, loa=2, authenticated_seconds_ago=30))
+    assert "Đồng ý và ký" in c.get(f"/r/{asked['code']}").text
+    csrf = c.get("/v1/me").json()["csrf_token"]
+    done = c.post(f"/r/{asked['code']}/approve", data={"csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and "/app/authorizations/" in done.headers["location"]
+    assert (
+        c.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()["status"]
+        == "approved"
+    )
