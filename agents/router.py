@@ -153,6 +153,7 @@ def _submission_json(s: Submission) -> bytes:
         delegator=s.delegator_pid,
         delegate=_delegate(s),
         operator=s.operator,
+        act=submissions.act_of(s.counter_id, s.operator),
         dossier=None,
         dossier_sha256=s.dossier_sha256,
         receipt=s.receipt,
@@ -243,6 +244,7 @@ def delegation_uses(
             agency=s.agency_code,
             delegate=_delegate(s),
             operator=s.operator,
+            act=submissions.act_of(s.counter_id, s.operator),
             status=s.status,
             dossier_sha256=s.dossier_sha256,  # type: ignore[arg-type]
             created_at=s.created_at,

@@ -100,6 +100,7 @@ class SubmissionOut(BaseModel):
     delegator: str
     delegate: dict[str, str]
     operator: str | None
+    act: dict[str, Any] | None = None
     dossier: Any
     dossier_sha256: str
     receipt: str
@@ -113,6 +114,7 @@ class UseOut(BaseModel):
     agency: str
     delegate: dict[str, str]
     operator: str | None
+    act: dict[str, Any] | None = None
     status: Literal["received", "completed"]
     dossier_sha256: str
     created_at: datetime

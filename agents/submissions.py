@@ -171,19 +171,20 @@ def submit(
         raise UnknownProcedure(f"procedure {body.procedure} is no longer in the catalogue")
     submission_id = "sub_" + secrets.token_hex(12)
     dossier_sha256 = hashlib.sha256(dossier).hexdigest()
-    receipt = keyring.sign(
-        {
-            "iss": config.issuer,
-            "jti": submission_id,
-            "iat": int(now.timestamp()),
-            "sub": delegation.delegator_pid,
-            "delegation": delegation.id,
-            "delegate": delegate,
-            "procedure": body.procedure,
-            "dossier_sha256": dossier_sha256,
-        },
-        RECEIPT_TYP,
-    )
+    receipt_claims: dict[str, Any] = {
+        "iss": config.issuer,
+        "jti": submission_id,
+        "iat": int(now.timestamp()),
+        "sub": delegation.delegator_pid,
+        "delegation": delegation.id,
+        "delegate": delegate,
+        "procedure": body.procedure,
+        "dossier_sha256": dossier_sha256,
+    }
+    act = act_of(principal.counter_id, body.operator)
+    if act is not None:
+        receipt_claims["act"] = act
+    receipt = keyring.sign(receipt_claims, RECEIPT_TYP)
     answer = json.dumps(
         {"id": submission_id, "status": "received", "receipt": receipt, "agency": agency_code},
         separators=(",", ":"),
@@ -232,6 +233,15 @@ def submit(
         now=now,
     )
     return 201, answer
+
+
+def act_of(counter_id: str | None, operator: str | None) -> dict[str, Any] | None:
+    """Who acted at which counter (API.md, "Who acted"). A counter that only declares its
+    `operator` is taken at its word, and the receipt says so: `authenticated: false`. A person
+    delegate's receipt has no `act`."""
+    if counter_id is None:
+        return None
+    return {"sub": operator or "", "counter": counter_id, "authenticated": False}
 
 
 def _actor(principal: Principal) -> str:

@@ -330,7 +330,7 @@ async def authorization(request: Request, delegation_id: str) -> Response:
             {
                 "id": s.id,
                 "created_at": s.created_at,
-                "counter": s.delegate_ref,
+                "counter": s.counter_id or s.delegate_ref,
                 "operator": s.operator,
                 "procedure": s.procedure,
             }

@@ -326,6 +326,12 @@ class TestSubmissionChecks:
             "delegate": {"type": "agent", "code": "VNPOST"},
             "procedure": "1.001612",
             "dossier_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+            # who acted: the counter's declared operator, not authenticated (API.md)
+            "act": {
+                "sub": "NV-0042",
+                "counter": world.client.get("/v1/me", headers=world.vnpost).json()["counter"],
+                "authenticated": False,
+            },
         }
 
     def test_vnpost_delegation_in_fpt_hands(self, world: World) -> None:

@@ -91,3 +91,26 @@ def test_the_receipt_hashes_the_rfc_8785_form_where_sorted_json_would_differ(wor
     assert resp.status_code == 201, resp.text
     claims = verify_with_jwks(world.client, resp.json()["receipt"])
     assert claims["dossier_sha256"] == hashlib.sha256(ours.encode()).hexdigest()
+
+
+def test_receipts_say_who_acted_at_which_counter_and_that_it_was_only_declared(
+    world: World,
+) -> None:
+    counter = world.client.get("/v1/me", headers=world.vnpost).json()["counter"]
+    d = grant(world.client, world.citizen)
+    filed = submit(world.client, world.vnpost, d["token"], operator="NV-0042").json()
+    act = verify_with_jwks(world.client, filed["receipt"])["act"]
+    assert act == {"sub": "NV-0042", "counter": counter, "authenticated": False}
+    assert (
+        world.client.get(f"/v1/submissions/{filed['id']}", headers=world.citizen).json()["act"]
+        == act
+    )
+    assert (
+        world.client.get(f"/v1/delegations/{d['id']}/uses", headers=world.citizen).json()[0]["act"]
+        == act
+    )
+    # a person delegate's receipt has no act
+    p = grant(world.client, world.citizen, delegate={"type": "person", "pid": RELATIVE})
+    world.client.post(f"/v1/delegations/{p['id']}/accept", headers=world.relative)
+    own = submit(world.client, world.relative, p["token"], operator=None).json()
+    assert "act" not in verify_with_jwks(world.client, own["receipt"])
