@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from agents.requests import RequestConfig
     from agents.router import router as agents_router
-    from agents.service import CatalogueDirectory
+    from agents.service import CatalogueDirectory, StaffRoster
     from audit.router import router as audit_router
     from audit.service import AuditLog, BackgroundSequencer
     from core.concurrency import install_executor
@@ -219,6 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.status_lists = StatusListPublisher(keyring, config)
     app.state.directory = CatalogueDirectory()
+    app.state.staff_directory = StaffRoster()
     app.state.requests = RequestConfig(
         ttl=timedelta(seconds=settings.request_ttl_s),
         max_open=settings.max_open_requests,

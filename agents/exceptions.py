@@ -17,6 +17,10 @@ RequestState        409 (code: the request's status: approved, declined, expired
 NotForThisCitizen   403 not_for_this_citizen
 TooManyOpenRequests 429 too_many_open_requests
 TooManyLookups      429 too_many_lookups
+StaffNotFound       404 staff_not_found
+StaffExists         409 staff_exists
+InvalidStaff        422 (invalid_pid, unknown_counter)
+OperatorMismatch    422 operator_mismatch
 """
 
 from core.errors import (
@@ -108,3 +112,19 @@ class TooManyOpenRequests(TooManyRequests):
 
 class TooManyLookups(TooManyRequests):
     code, title = "too_many_lookups", "Too many request codes looked up"
+
+
+class StaffNotFound(NotFound):
+    code, title = "staff_not_found", "No such staff member"
+
+
+class StaffExists(Conflict):
+    code, title = "staff_exists", "Staff member already registered"
+
+
+class InvalidStaff(Unprocessable):
+    code, title = "invalid_staff", "Not a staff member this service can register"
+
+
+class OperatorMismatch(Unprocessable):
+    code, title = "operator_mismatch", "operator is not the logged-in staff member"

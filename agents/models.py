@@ -66,6 +66,8 @@ class Submission(SQLModel, table=True):
     submitted_by: str = Field(max_length=64)  # client_id of the counter, or the person's PID
     counter_id: str | None = Field(default=None, max_length=64)
     operator: str | None = Field(default=None, max_length=64)
+    # True when the operator is the staff member of a staff-bound token, not a declaration.
+    operator_authenticated: bool = Field(default=False)
     procedure: str = Field(max_length=64)
     agency_code: str = Field(max_length=64, index=True)
     status: str = Field(default="received", max_length=16)  # received | completed
@@ -127,3 +129,25 @@ class AuthorizationRequest(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by: str | None = Field(default=None, max_length=12)
     delegation_id: str | None = Field(default=None, max_length=40)
+
+
+class StaffMember(SQLModel, table=True):
+    """A person who works at an agent's counters or at an agency, known by their PID (they log
+    in with VNeID) and answerable for what they file under their staff code."""
+
+    __tablename__ = "staff"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_kind", "owner_code", "staff_code"),
+        sa.UniqueConstraint("owner_kind", "owner_code", "pid"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner_kind: str = Field(max_length=8)  # "agent" or "agency"
+    owner_code: str = Field(max_length=64, index=True)
+    pid: str = Field(max_length=12, index=True)
+    name: str = Field(max_length=200)
+    staff_code: str = Field(max_length=32)
+    counters: str = Field(default="[]")  # JSON list of counter ids (agent staff)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

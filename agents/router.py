@@ -12,17 +12,21 @@ from agents import requests, service, submissions
 from agents.models import AuthorizationRequest, Submission
 from agents.schemas import (
     ORG_CODE,
+    STAFF_CODE,
     AgencyCreate,
     AgencyCreated,
+    AgencyStaffCreate,
     AgentCreate,
     AgentOut,
     ClientCreated,
     CounterCreate,
     CounterCreated,
+    CounterStaffCreate,
     ProcedureOut,
     RequestCreate,
     RequestForCitizen,
     RequestOut,
+    StaffOut,
     SubmissionCreate,
     SubmissionCreated,
     SubmissionOut,
@@ -153,7 +157,7 @@ def _submission_json(s: Submission) -> bytes:
         delegator=s.delegator_pid,
         delegate=_delegate(s),
         operator=s.operator,
-        act=submissions.act_of(s.counter_id, s.operator),
+        act=submissions.act_of(s.counter_id, s.operator, s.operator_authenticated),
         dossier=None,
         dossier_sha256=s.dossier_sha256,
         receipt=s.receipt,
@@ -244,7 +248,7 @@ def delegation_uses(
             agency=s.agency_code,
             delegate=_delegate(s),
             operator=s.operator,
-            act=submissions.act_of(s.counter_id, s.operator),
+            act=submissions.act_of(s.counter_id, s.operator, s.operator_authenticated),
             status=s.status,
             dossier_sha256=s.dossier_sha256,  # type: ignore[arg-type]
             created_at=s.created_at,
@@ -478,3 +482,49 @@ def request_qr(
     return Response(
         out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"}
     )
+
+
+# -- staff ---------------------------------------------------------------------------------------
+StaffCode = Annotated[str, Path(pattern=STAFF_CODE)]
+
+
+@router.post(
+    "/v1/agents/{code}/staff", status_code=201, response_model=StaffOut, dependencies=admin
+)
+def register_counter_staff(code: Code, body: CounterStaffCreate, session: SessionDep) -> StaffOut:
+    """Register a person who works at some of an agent's counters."""
+    created = service.create_staff(session, "agent", code, body, utcnow())
+    session.commit()
+    return created
+
+
+@router.post(
+    "/v1/agencies/{code}/staff", status_code=201, response_model=StaffOut, dependencies=admin
+)
+def register_agency_staff(code: Code, body: AgencyStaffCreate, session: SessionDep) -> StaffOut:
+    """Register a person who works at an agency."""
+    created = service.create_staff(session, "agency", code, body, utcnow())
+    session.commit()
+    return created
+
+
+@router.post(
+    "/v1/agents/{code}/staff/{staff_code}/deactivate", response_model=StaffOut, dependencies=admin
+)
+def deactivate_counter_staff(code: Code, staff_code: StaffCode, session: SessionDep) -> StaffOut:
+    """Deactivate: that person's staff-bound tokens stop working at once."""
+    done = service.deactivate_staff(session, "agent", code, staff_code, utcnow())
+    session.commit()
+    return done
+
+
+@router.post(
+    "/v1/agencies/{code}/staff/{staff_code}/deactivate",
+    response_model=StaffOut,
+    dependencies=admin,
+)
+def deactivate_agency_staff(code: Code, staff_code: StaffCode, session: SessionDep) -> StaffOut:
+    """Deactivate: that person's staff-bound tokens stop working at once."""
+    done = service.deactivate_staff(session, "agency", code, staff_code, utcnow())
+    session.commit()
+    return done

@@ -175,3 +175,27 @@ class RequestForCitizen(BaseModel):
     valid_until: datetime
     purpose: str
     expires_at: datetime
+
+
+STAFF_CODE = r"^[A-Z0-9][A-Z0-9_.-]{0,31}$"
+
+
+class AgencyStaffCreate(_Strict):
+    pid: str = Field(pattern=r"^[0-9]{12}$", examples=["001099012345"])
+    name: str = Field(min_length=1, max_length=200)
+    staff_code: str = Field(pattern=STAFF_CODE, examples=["NV-0042"])
+
+
+class CounterStaffCreate(AgencyStaffCreate):
+    counters: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=50)
+
+
+class StaffOut(BaseModel):
+    id: str
+    kind: Literal["agent", "agency"]
+    owner: str
+    pid: str
+    name: str
+    staff_code: str
+    counters: list[str]
+    active: bool

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import datetime
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -14,14 +16,26 @@ from agents.exceptions import (
     AgencyNotFound,
     AgentExists,
     AgentNotFound,
+    InvalidStaff,
+    StaffExists,
+    StaffNotFound,
     UnknownProcedure,
 )
-from agents.models import Agency, Agent, Counter, Procedure
-from agents.schemas import PROCEDURE_CODE, AgencyCreate, AgentCreate, CounterCreate
+from agents.models import Agency, Agent, Counter, Procedure, StaffMember
+from agents.schemas import (
+    PROCEDURE_CODE,
+    AgencyCreate,
+    AgencyStaffCreate,
+    AgentCreate,
+    CounterCreate,
+    CounterStaffCreate,
+    StaffOut,
+)
 from audit import service as audit
 from delegation import service as delegation_service
 from identity import service as identity_service
 from identity.service import NewClient
+from identity.vneid import is_valid_pid
 
 
 def create_agent(session: Session, data: AgentCreate, now: datetime) -> Agent:
@@ -166,3 +180,150 @@ class CatalogueDirectory:
         if not codes:
             return set()
         return set(session.scalars(select(Procedure.code).where(col(Procedure.code).in_(codes))))
+
+
+# -- staff ---------------------------------------------------------------------------------------
+def _staff_out(m: StaffMember) -> StaffOut:
+    return StaffOut(
+        id=m.id,
+        kind=m.owner_kind,  # type: ignore[arg-type]
+        owner=m.owner_code,
+        pid=m.pid,
+        name=m.name,
+        staff_code=m.staff_code,
+        counters=json.loads(m.counters),
+        active=m.active,
+    )
+
+
+def create_staff(
+    session: Session,
+    kind: str,
+    owner_code: str,
+    data: AgencyStaffCreate | CounterStaffCreate,
+    now: datetime,
+) -> StaffOut:
+    """Register a staff member of an agent (with the counters they work at) or an agency."""
+    if not is_valid_pid(data.pid):
+        raise InvalidStaff("pid is not a valid 12-digit PID", code="invalid_pid")
+    counters: list[str] = []
+    if kind == "agent":
+        if session.get(Agent, owner_code) is None:
+            raise AgentNotFound(f"no agent {owner_code!r}")
+        assert isinstance(data, CounterStaffCreate)
+        counters = list(dict.fromkeys(data.counters))
+        known = set(
+            session.scalars(
+                select(Counter.id).where(
+                    col(Counter.agent_code) == owner_code, col(Counter.id).in_(counters)
+                )
+            )
+        )
+        unknown = [c for c in counters if c not in known]
+        if unknown:
+            raise InvalidStaff(
+                f"not counters of {owner_code}: {', '.join(unknown[:5])}", code="unknown_counter"
+            )
+    elif session.get(Agency, owner_code) is None:
+        raise AgencyNotFound(f"no agency {owner_code!r}")
+    clash = session.scalars(
+        select(StaffMember).where(
+            col(StaffMember.owner_kind) == kind,
+            col(StaffMember.owner_code) == owner_code,
+            (col(StaffMember.staff_code) == data.staff_code) | (col(StaffMember.pid) == data.pid),
+        )
+    ).first()
+    if clash is not None:
+        raise StaffExists(f"{owner_code} already has this staff code or this person")
+    member = StaffMember(
+        id="stf_" + secrets.token_hex(10),
+        owner_kind=kind,
+        owner_code=owner_code,
+        pid=data.pid,
+        name=data.name,
+        staff_code=data.staff_code,
+        counters=json.dumps(counters),
+        created_at=now,
+    )
+    session.add(member)
+    session.flush()
+    audit.record(
+        session,
+        "staff.registered",
+        actor="admin",
+        subjects=[data.pid],
+        ref=owner_code,
+        data={"kind": kind, "owner": owner_code, "staff_code": data.staff_code},
+        now=now,
+    )
+    return _staff_out(member)
+
+
+def deactivate_staff(
+    session: Session, kind: str, owner_code: str, staff_code: str, now: datetime
+) -> StaffOut:
+    member = session.scalars(
+        select(StaffMember).where(
+            col(StaffMember.owner_kind) == kind,
+            col(StaffMember.owner_code) == owner_code,
+            col(StaffMember.staff_code) == staff_code,
+        )
+    ).first()
+    if member is None:
+        raise StaffNotFound(f"{owner_code} has no staff member {staff_code!r}")
+    if member.active:
+        member.active, member.deactivated_at = False, now
+        session.add(member)
+        session.flush()
+        audit.record(
+            session,
+            "staff.deactivated",
+            actor="admin",
+            subjects=[member.pid],
+            ref=owner_code,
+            data={"kind": kind, "owner": owner_code, "staff_code": staff_code},
+            now=now,
+        )
+    return _staff_out(member)
+
+
+class StaffRoster:
+    """Identity's view of staff (identity.service.StaffDirectory): who may act for a counter or
+    an agency, and whether a staff member is still active."""
+
+    def staff_for(
+        self,
+        session: Session | Connection,
+        kind: str,
+        owner_code: str,
+        counter_id: str | None,
+        pid: str,
+    ) -> tuple[str, str] | None:
+        member = session.execute(
+            select(StaffMember.staff_code, StaffMember.name, StaffMember.counters).where(
+                col(StaffMember.owner_kind) == kind,
+                col(StaffMember.owner_code) == owner_code,
+                col(StaffMember.pid) == pid,
+                col(StaffMember.active).is_(True),
+            )
+        ).first()
+        if member is None:
+            return None
+        if kind == "agent" and counter_id not in json.loads(member.counters):
+            return None
+        return member.staff_code, member.name
+
+    def is_active(
+        self, session: Session | Connection, kind: str, owner_code: str, staff_code: str
+    ) -> bool:
+        return (
+            session.execute(
+                select(StaffMember.id).where(
+                    col(StaffMember.owner_kind) == kind,
+                    col(StaffMember.owner_code) == owner_code,
+                    col(StaffMember.staff_code) == staff_code,
+                    col(StaffMember.active).is_(True),
+                )
+            ).first()
+            is not None
+        )

@@ -19,6 +19,7 @@ from agents.exceptions import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
     InvalidDossier,
+    OperatorMismatch,
     OperatorNotAllowed,
     OperatorRequired,
     ResultNotReady,
@@ -122,7 +123,14 @@ def submit(
         raise WrongCallerKind("submissions are made by agent counters and person delegates")
     if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise IdempotencyKeyRequired("send an Idempotency-Key header of 1 to 128 characters")
-    if principal.kind == "agent" and not body.operator:
+    operator, authenticated = body.operator, False
+    if principal.staff_code is not None:  # a staff-bound token: the staff member acts
+        if operator is not None and operator != principal.staff_code:
+            raise OperatorMismatch(
+                f"operator {operator!r} is not the logged-in staff member {principal.staff_code}"
+            )
+        operator, authenticated = principal.staff_code, True
+    elif principal.kind == "agent" and not operator:
         raise OperatorRequired("a counter must say which staff member submits (operator)")
     if principal.kind == "citizen" and body.operator is not None:
         raise OperatorNotAllowed("operator is for agent counters only")
@@ -181,7 +189,7 @@ def submit(
         "procedure": body.procedure,
         "dossier_sha256": dossier_sha256,
     }
-    act = act_of(principal.counter_id, body.operator)
+    act = act_of(principal.counter_id, operator, authenticated)
     if act is not None:
         receipt_claims["act"] = act
     receipt = keyring.sign(receipt_claims, RECEIPT_TYP)
@@ -199,7 +207,8 @@ def submit(
             "delegate_ref": delegate.get("code") or delegate.get("pid"),
             "submitted_by": principal.subject,
             "counter_id": principal.counter_id,
-            "operator": body.operator,
+            "operator": operator,
+            "operator_authenticated": authenticated,
             "procedure": body.procedure,
             "agency_code": agency_code,
             "status": "received",
@@ -226,7 +235,8 @@ def submit(
             "procedure": body.procedure,
             "agency": agency_code,
             "delegate": delegate,
-            "operator": body.operator,
+            "operator": operator,
+            "operator_authenticated": authenticated,
             "uses": delegation.uses,
             "dossier_sha256": dossier_sha256,
         },
@@ -235,13 +245,15 @@ def submit(
     return 201, answer
 
 
-def act_of(counter_id: str | None, operator: str | None) -> dict[str, Any] | None:
-    """Who acted at which counter (API.md, "Who acted"). A counter that only declares its
-    `operator` is taken at its word, and the receipt says so: `authenticated: false`. A person
-    delegate's receipt has no `act`."""
+def act_of(
+    counter_id: str | None, operator: str | None, authenticated: bool = False
+) -> dict[str, Any] | None:
+    """Who acted at which counter (API.md, "Who acted"): the staff member of a staff-bound token
+    (`authenticated: true`), or the `operator` a counter declares, taken at its word
+    (`authenticated: false`). A person delegate's receipt has no `act`."""
     if counter_id is None:
         return None
-    return {"sub": operator or "", "counter": counter_id, "authenticated": False}
+    return {"sub": operator or "", "counter": counter_id, "authenticated": authenticated}
 
 
 def _actor(principal: Principal) -> str:

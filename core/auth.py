@@ -38,6 +38,8 @@ class Principal:
     agency_code: str | None = None
     expires_at: int | None = None
     auth_time: int | None = None  # browser sessions: when the person last authenticated
+    staff_code: str | None = None  # a staff-bound counter or agency token: who acts
+    staff_name: str | None = None
 
     @property
     def pid(self) -> str | None:
@@ -83,6 +85,8 @@ class CallerDirectory(Protocol):
     def session_principal(self, session_id: str, now: datetime) -> Principal | None: ...
 
     def csrf_token(self, session_id: str) -> str: ...
+
+    def staff_active(self, principal: Principal) -> bool: ...
 
 
 def bearer_token(request: Request) -> str | None:
@@ -135,16 +139,21 @@ async def session_principal(request: Request) -> Principal | None:
 async def caller(request: Request) -> Principal:
     """A bearer token, or else the browser's session (with CSRF on state-changing requests)."""
     if request.headers.get("authorization"):
-        return principal_of(request)
+        principal = principal_of(request)
+        if principal.staff_code is not None and not await run_in_threadpool(
+            _callers(request).staff_active, principal
+        ):  # deactivation stops a staff member's tokens at once
+            raise NotAuthenticated("this staff member has been deactivated")
+        return principal
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         raise NotAuthenticated("this call needs 'Authorization: Bearer <token>' or a login")
-    principal = await session_principal(request)
-    if principal is None:
+    by_session = await session_principal(request)
+    if by_session is None:
         raise NotAuthenticated("the session has ended: log in again")
     if request.method not in SAFE_METHODS:
         check_csrf(request, session_id, request.headers.get(CSRF_HEADER))
-    return principal
+    return by_session
 
 
 # The dependencies are `async def` on purpose: a signature check of ~0.1 ms runs on the event

@@ -30,6 +30,17 @@ class Callers:
     def csrf_token(self, session_id: str) -> str:
         return self.logins.csrf_token(session_id)
 
+    def staff_active(self, principal: Principal) -> bool:
+        owner = principal.agent_code if principal.kind == "agent" else principal.agency_code
+        if owner is None or principal.staff_code is None:
+            return False
+        with self.state.read_engine.connect() as conn:
+            return bool(
+                self.state.staff_directory.is_active(
+                    conn, principal.kind, owner, principal.staff_code
+                )
+            )
+
     def principal(self, token: str, now: float) -> Principal:
         return self.tokens.principal(token, now)
 

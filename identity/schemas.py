@@ -26,6 +26,9 @@ class Me(BaseModel):
     agent: str | None = None
     counter: str | None = None
     agency: str | None = None
+    staff: dict[str, str] | None = Field(
+        default=None, description="A staff-bound token: who acts, {staff_code, name}"
+    )
     csrf_token: str | None = Field(
         default=None,
         description="Callers logged in with the browser session: the X-CSRF-Token to send "

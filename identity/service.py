@@ -6,7 +6,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from passlib.context import CryptContext
 from sqlalchemy import bindparam, delete, select, update
@@ -84,12 +84,27 @@ class AccessTokens:
             raise NotAuthenticated("access token has no subject")
         if kind == "citizen":
             return Principal("citizen", sub, loa=c.get("loa"), name=c.get("name"), expires_at=exp)
+        staff: dict[str, Any] = c["staff"] if isinstance(c.get("staff"), dict) else {}
+        staff_code, staff_name = staff.get("code"), staff.get("name")
         if kind == "agent":
             return Principal(
-                "agent", sub, agent_code=c.get("agent"), counter_id=c.get("counter"), expires_at=exp
+                "agent",
+                sub,
+                agent_code=c.get("agent"),
+                counter_id=c.get("counter"),
+                expires_at=exp,
+                staff_code=staff_code,
+                staff_name=staff_name,
             )
         if kind == "agency":
-            return Principal("agency", sub, agency_code=c.get("agency"), expires_at=exp)
+            return Principal(
+                "agency",
+                sub,
+                agency_code=c.get("agency"),
+                expires_at=exp,
+                staff_code=staff_code,
+                staff_name=staff_name,
+            )
         raise NotAuthenticated("access token of an unknown kind")
 
 
@@ -106,6 +121,73 @@ _RECORD_EXCHANGE = InsertIfAbsent(
 def first_use_of_id_token(session: Session, replay_key: str, expires_at: datetime) -> bool:
     """Record an ID token as used; False if it was, in any process."""
     return _RECORD_EXCHANGE(session, {"b_hash": replay_key, "b_expires": expires_at})
+
+
+class StaffDirectory(Protocol):
+    """Who is active staff of a counter or an agency (kept by agents, above identity)."""
+
+    def staff_for(
+        self,
+        session: Session | Connection,
+        kind: str,
+        owner_code: str,
+        counter_id: str | None,
+        pid: str,
+    ) -> tuple[str, str] | None: ...
+
+    def is_active(
+        self, session: Session | Connection, kind: str, owner_code: str, staff_code: str
+    ) -> bool: ...
+
+
+def staff_token_exchange(
+    session: Session,
+    verifier: IdTokenVerifier,
+    tokens: AccessTokens,
+    throttle: LoginThrottle,
+    staff: StaffDirectory,
+    client_id: str,
+    client_secret: str,
+    subject_token: str,
+    address: str,
+    now: float,
+) -> IssuedToken:
+    """RFC 8693 with the counter's (or agency's) client credentials: a staff member's VNeID ID
+    token for a token bound to that person, at that counter."""
+    client = authenticate_client(session, throttle, client_id, client_secret, address, now)
+    try:
+        verified = verifier.verify(subject_token, now)
+    except IdTokenRejected as exc:
+        raise InvalidGrant(exc.reason) from None
+    member = staff.staff_for(
+        session, client.kind, client.owner_code, client.counter_id, verified.pid
+    )
+    if member is None:
+        raise InvalidGrant("this person is not active staff of this counter")
+    expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
+    if not first_use_of_id_token(session, verified.replay_key, expires_at):
+        raise InvalidGrant("this ID token has already been exchanged")
+    staff_code, staff_name = member
+    audit.record(
+        session,
+        "login.staff",
+        actor=f"{client.kind}:{client.client_id}",
+        subjects=[verified.pid],
+        ref=client.owner_code,
+        data={"owner": client.owner_code, "counter": client.counter_id, "staff_code": staff_code},
+    )
+    claims: dict[str, Any] = {
+        "sub": client.client_id,
+        "client_id": client.client_id,
+        "kind": client.kind,
+        "staff": {"code": staff_code, "name": staff_name},
+    }
+    if client.kind == "agent":
+        claims["agent"] = client.owner_code
+        claims["counter"] = client.counter_id
+    else:
+        claims["agency"] = client.owner_code
+    return tokens.issue(claims, now)
 
 
 def login_failed(

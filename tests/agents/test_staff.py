@@ -1,0 +1,150 @@
+"""Staff who answer for what they file: registered by the administrator, logged in through their
+counter's software (RFC 8693 with the counter's client credentials), named in the receipt as
+authenticated, and stopped at once when deactivated. Both backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.fixtures.factories import TOKEN_EXCHANGE, create_counter, grant
+from tests.fixtures.issuer import LoopbackIssuer
+from tests.fixtures.world import World, problem, verify_with_jwks
+
+CLERK = "001088123456"
+
+
+def staff_token(
+    w: World, issuer: LoopbackIssuer, counter: dict[str, Any], pid: str = CLERK
+) -> httpx.Response:
+    return w.client.post(
+        "/oauth/token",
+        data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token(sub=pid)},
+        auth=(counter["client_id"], counter["client_secret"]),
+    )
+
+
+def register(w: World, counter: dict[str, Any], **fields: Any) -> httpx.Response:
+    body = {
+        "pid": CLERK,
+        "name": "Trần Thị Hoa",
+        "staff_code": "NV-0042",
+        "counters": [counter["id"]],
+        **fields,
+    }
+    return w.client.post("/v1/agents/VNPOST/staff", headers=w.admin, json=body)
+
+
+def test_a_registered_clerk_gets_a_staff_bound_token_and_signs_for_what_she_files(
+    world: World, issuer
+) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    assert register(world, counter).status_code == 201
+    issued = staff_token(world, issuer, counter)
+    assert issued.status_code == 200, issued.text
+    clerk = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    me = world.client.get("/v1/me", headers=clerk).json()
+    assert (
+        me["staff"] == {"staff_code": "NV-0042", "name": "Trần Thị Hoa"}
+        and me["counter"] == counter["id"]
+    )
+
+    d = grant(world.client, world.citizen, max_uses=3)
+    body = {"delegation_token": d["token"], "procedure": "1.001612", "dossier": {"a": 1}}
+    filed = world.client.post(
+        "/v1/submissions", headers={**clerk, "Idempotency-Key": "s1"}, json=body
+    )
+    assert filed.status_code == 201, filed.text
+    act = verify_with_jwks(world.client, filed.json()["receipt"])["act"]
+    assert act == {"sub": "NV-0042", "counter": counter["id"], "authenticated": True}
+    mismatch = world.client.post(
+        "/v1/submissions",
+        headers={**clerk, "Idempotency-Key": "s2"},
+        json={**body, "operator": "NV-9999"},
+    )
+    problem(mismatch, 422, "operator_mismatch")
+    same = world.client.post(
+        "/v1/submissions",
+        headers={**clerk, "Idempotency-Key": "s3"},
+        json={**body, "operator": "NV-0042"},
+    )
+    assert same.status_code == 201
+
+
+def test_only_active_staff_of_that_counter_get_a_token(world: World, issuer) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    other = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    for resp in (
+        staff_token(world, issuer, counter, pid="079088011223"),  # not staff
+        staff_token(world, issuer, other),
+    ):  # staff, of another counter
+        assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant", resp.text
+    wrong_secret = world.client.post(
+        "/oauth/token",
+        data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token(sub=CLERK)},
+        auth=(counter["client_id"], "wrong"),
+    )
+    assert wrong_secret.status_code == 401
+
+
+def test_deactivation_stops_a_staff_token_at_once(world: World, issuer) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    clerk = {
+        "Authorization": f"Bearer {staff_token(world, issuer, counter).json()['access_token']}"
+    }
+    assert world.client.get("/v1/me", headers=clerk).status_code == 200
+    done = world.client.post("/v1/agents/VNPOST/staff/NV-0042/deactivate", headers=world.admin)
+    assert done.status_code == 200 and done.json()["active"] is False
+    problem(world.client.get("/v1/me", headers=clerk), 401, "unauthorized")
+    assert staff_token(world, issuer, counter).status_code == 400  # and no new one
+
+
+def test_registration_rules(world: World) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    fpt_counter = create_counter(world.client, world.admin, "FPTSHOP")
+    problem(register(world, counter, counters=[fpt_counter["id"]]), 422, "unknown_counter")
+    problem(register(world, counter, pid="999999999999"), 422, "invalid_pid")
+    assert register(world, counter).status_code == 201
+    problem(register(world, counter), 409, "staff_exists")
+    problem(register(world, counter, pid="001099077777"), 409, "staff_exists")  # same staff code
+    problem(
+        world.client.post("/v1/agents/VNPOST/staff/NV-7777/deactivate", headers=world.admin),
+        404,
+        "staff_not_found",
+    )
+    problem(
+        world.client.post(
+            "/v1/agents/VNPOST/staff",
+            headers=world.vnpost,
+            json={"pid": CLERK, "name": "x", "staff_code": "X", "counters": [counter["id"]]},
+        ),
+        403,
+        "admin_only",
+    )
+
+
+def test_agency_staff_act_for_their_agency(world: World, issuer) -> None:
+    created = world.client.post("/v1/agencies/STP-HN/clients", headers=world.admin).json()
+    assert (
+        world.client.post(
+            "/v1/agencies/STP-HN/staff",
+            headers=world.admin,
+            json={"pid": CLERK, "name": "Lê Văn Minh", "staff_code": "TP-01"},
+        ).status_code
+        == 201
+    )
+    issued = world.client.post(
+        "/oauth/token",
+        data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token(sub=CLERK)},
+        auth=(created["client_id"], created["client_secret"]),
+    )
+    assert issued.status_code == 200, issued.text
+    me = world.client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {issued.json()['access_token']}"}
+    ).json()
+    assert (
+        me["kind"] == "agency" and me["agency"] == "STP-HN" and me["staff"]["staff_code"] == "TP-01"
+    )
