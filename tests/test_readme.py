@@ -64,3 +64,4 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "decision-signed.pdf").read_bytes().startswith(b"%PDF-")
     assert "audit log verifies" in run.stdout
     assert "False revoked" in run.stdout  # the offline check
+    assert "'sub': 'NV-0042'" in run.stdout and "'authenticated': True" in run.stdout  # the clerk
