@@ -327,6 +327,19 @@ def _request_out(request: Request, session: Session, r: AuthorizationRequest) ->
     )
 
 
+def _for_citizen(session: Session, r: AuthorizationRequest, code: str) -> RequestForCitizen:
+    return RequestForCitizen(
+        code=code.upper(),
+        status=requests.status_of(r, utcnow()),  # type: ignore[arg-type]
+        staff_code=r.staff_code,
+        max_uses=r.max_uses,
+        valid_until=r.valid_until,
+        purpose=r.purpose,
+        expires_at=r.expires_at,
+        **requests.shown_to_citizen(session, r),
+    )
+
+
 @router.post(
     "/v1/authorization-requests",
     status_code=201,
@@ -358,16 +371,7 @@ def request_by_code(
 ) -> RequestForCitizen:
     """What is asked and by whom, for the citizen (lookups are throttled)."""
     r = requests.lookup(session, request.app.state.requests, principal, code, utcnow())
-    return RequestForCitizen(
-        code=code.upper(),
-        status=requests.status_of(r, utcnow()),  # type: ignore[arg-type]
-        staff_code=r.staff_code,
-        max_uses=r.max_uses,
-        valid_until=r.valid_until,
-        purpose=r.purpose,
-        expires_at=r.expires_at,
-        **requests.shown_to_citizen(session, r),
-    )
+    return _for_citizen(session, r, code)
 
 
 @router.post(
@@ -416,16 +420,7 @@ def decline_request(
     """Decline: the counter sees `declined`, nothing is granted."""
     r = requests.decline(session, request.app.state.requests, principal, code, utcnow())
     session.commit()
-    return RequestForCitizen(
-        code=code.upper(),
-        status="declined",
-        staff_code=r.staff_code,
-        max_uses=r.max_uses,
-        valid_until=r.valid_until,
-        purpose=r.purpose,
-        expires_at=r.expires_at,
-        **requests.shown_to_citizen(session, r),
-    )
+    return _for_citizen(session, r, code)
 
 
 @router.get(

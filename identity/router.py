@@ -156,47 +156,37 @@ async def token(request: Request) -> JSONResponse:
                 raise InvalidRequest("subject_token is required")
             if form.get("subject_token_type") != TOKEN_TYPE_ID_TOKEN:
                 raise InvalidRequest(f"subject_token_type must be {TOKEN_TYPE_ID_TOKEN}")
-        if grant_type == GRANT_TOKEN_EXCHANGE and request.headers.get("authorization"):
-            # A counter (or agency) exchanging its staff member's ID token: bound to that person.
-            client_id, client_secret = _basic_credentials(request)
-            staff_subject = subject_token
-
-            def staff_exchange() -> service.IssuedToken:
-                with Session(state.engine) as session:
-                    issued = service.staff_token_exchange(
-                        session,
-                        state.id_token_verifier,
-                        state.access_tokens,
-                        state.login_throttle,
-                        state.staff_directory,
-                        client_id,
-                        client_secret,
-                        staff_subject or "",
-                        address,
-                        epoch(),
-                    )
-                    session.commit()
-                    return issued
-
-            issued = await run_blocking(staff_exchange)
-            body = TokenResponse(
-                access_token=issued.access_token,
-                expires_in=issued.expires_in,
-                issued_token_type=service.TOKEN_TYPE_ACCESS,
+            token = subject_token
+            # With client credentials: a counter (or agency) exchanging its staff member's ID
+            # token, for a token bound to that person; without: a citizen's own.
+            staff_login = (
+                _basic_credentials(request) if request.headers.get("authorization") else None
             )
-        elif grant_type == GRANT_TOKEN_EXCHANGE:
 
             def exchange() -> service.IssuedToken:
                 with Session(state.engine) as session:
-                    issued = service.exchange_id_token(
-                        session,
-                        state.id_token_verifier,
-                        state.access_tokens,
-                        state.login_throttle,
-                        subject_token or "",
-                        address,
-                        epoch(),
-                    )
+                    if staff_login is not None:
+                        issued = service.staff_token_exchange(
+                            session,
+                            state.id_token_verifier,
+                            state.access_tokens,
+                            state.login_throttle,
+                            state.staff_directory,
+                            *staff_login,
+                            token,
+                            address,
+                            epoch(),
+                        )
+                    else:
+                        issued = service.exchange_id_token(
+                            session,
+                            state.id_token_verifier,
+                            state.access_tokens,
+                            state.login_throttle,
+                            token,
+                            address,
+                            epoch(),
+                        )
                     session.commit()
                     return issued
 
