@@ -124,9 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.router import router as signing_router
     from signing.sandbox import SANDBOX
     from signing.service import SigningService
+    from web.counter import router as counter_router
     from web.pages import HERE as WEB_HERE
     from web.pages import SecurityHeaders, error_page
     from web.router import router as web_router
+    from web.verify import router as verify_router
 
     WEB_STATIC = WEB_HERE / "static"
 
@@ -309,6 +311,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
     # The pages last: their paths (/, /app) are the least busy.
     app.include_router(web_router)
+    app.include_router(counter_router)
+    app.include_router(verify_router)
     app.state.error_page = error_page
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
 

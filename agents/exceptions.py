@@ -38,6 +38,10 @@ class AgentNotFound(NotFound):
     code, title = "agent_not_found", "No such agent"
 
 
+class CounterNotFound(NotFound):
+    code, title = "counter_not_found", "No such counter"
+
+
 class AgencyNotFound(NotFound):
     code, title = "agency_not_found", "No such agency"
 

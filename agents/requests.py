@@ -133,6 +133,7 @@ def create(
         code_sealed=config.sealer.encrypt(code.encode()).decode(),
         agent_code=principal.agent_code,
         counter_id=principal.counter_id,
+        staff_code=principal.staff_code,  # who asks, for the citizen to see
         procedures=json.dumps(procedures),
         max_uses=body.max_uses,
         valid_until=valid_until,

@@ -36,7 +36,6 @@ from core.auth import Principal, require_admin, require_kind
 from core.clock import utcnow
 from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
-from core.errors import AppError
 from delegation import service as delegation_service
 from delegation.schemas import DelegationOut
 from signing.uploads import checked_pdf
@@ -181,25 +180,15 @@ async def submit(
     state = request.app.state
 
     def submitted() -> Response:
-        now = utcnow()
-        try:
-            status, answer = submissions.submit(
-                session,
-                state.keyring,
-                state.delegation_config,
-                principal,
-                body,
-                idempotency_key,
-                now,
-            )
-        except AppError as exc:
-            session.rollback()  # nothing of the refused submission stays...
-            submissions.record_refusal(
-                session, state.keyring, state.delegation_config, principal, body, exc.code, now
-            )
-            session.commit()  # ...but the refusal itself is on the record
-            raise
-        session.commit()  # the 201 is sent only for committed work
+        status, answer = submissions.file_and_commit(
+            session,
+            state.keyring,
+            state.delegation_config,
+            principal,
+            body,
+            idempotency_key,
+            utcnow(),
+        )
         return Response(answer, status_code=status, media_type="application/json")
 
     return await run_blocking(submitted)

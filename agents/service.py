@@ -16,6 +16,7 @@ from agents.exceptions import (
     AgencyNotFound,
     AgentExists,
     AgentNotFound,
+    CounterNotFound,
     InvalidStaff,
     StaffExists,
     StaffNotFound,
@@ -34,7 +35,7 @@ from agents.schemas import (
 from audit import service as audit
 from delegation import service as delegation_service
 from identity import service as identity_service
-from identity.service import NewClient
+from identity.service import NewClient, StaffPlace
 from identity.vneid import is_valid_pid
 
 
@@ -61,6 +62,20 @@ def get_agent(session: Session, code: str) -> Agent:
     if agent is None:
         raise AgentNotFound(f"no agent with code {code!r}")
     return agent
+
+
+def get_counter(session: Session, counter_id: str) -> Counter:
+    counter = session.get(Counter, counter_id) if len(counter_id) <= 64 else None
+    if counter is None:
+        raise CounterNotFound(f"no counter {counter_id!r}")
+    return counter
+
+
+def get_agency(session: Session, code: str) -> Agency:
+    agency = session.get(Agency, code) if len(code) <= 64 else None
+    if agency is None:
+        raise AgencyNotFound(f"no agency with code {code!r}")
+    return agency
 
 
 def list_agents(session: Session) -> list[Agent]:
@@ -312,6 +327,57 @@ class StaffRoster:
         if kind == "agent" and counter_id not in json.loads(member.counters):
             return None
         return member.staff_code, member.name
+
+    def places(self, session: Session | Connection, pid: str) -> list[StaffPlace]:
+        """Every counter and agency where this person is active staff, in a stable order."""
+        members = session.execute(
+            select(StaffMember)
+            .where(col(StaffMember.pid) == pid, col(StaffMember.active).is_(True))
+            .order_by(col(StaffMember.owner_kind), col(StaffMember.owner_code))
+        ).scalars()
+        found: list[StaffPlace] = []
+        for m in list(members):
+            if m.owner_kind == "agency":
+                agency = session.execute(select(Agency).where(col(Agency.code) == m.owner_code))
+                name = agency.scalar_one().name
+                found.append(
+                    StaffPlace(
+                        "agency",
+                        m.owner_code,
+                        name,
+                        None,
+                        None,
+                        None,
+                        m.owner_code,
+                        m.staff_code,
+                        m.name,
+                    )
+                )
+                continue
+            rows = session.execute(
+                select(Counter, Agent.name)
+                .join(Agent, col(Agent.code) == col(Counter.agent_code))
+                .where(
+                    col(Counter.agent_code) == m.owner_code,
+                    col(Counter.id).in_(json.loads(m.counters)),
+                )
+                .order_by(col(Counter.name), col(Counter.id))
+            ).all()
+            for counter, agent_name in rows:
+                found.append(
+                    StaffPlace(
+                        "agent",
+                        m.owner_code,
+                        agent_name,
+                        counter.id,
+                        counter.name,
+                        counter.ward_code,
+                        counter.client_id,
+                        m.staff_code,
+                        m.name,
+                    )
+                )
+        return found
 
     def is_active(
         self, session: Session | Connection, kind: str, owner_code: str, staff_code: str

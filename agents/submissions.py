@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
@@ -32,12 +33,12 @@ from audit import service as audit
 from core import canonical
 from core.auth import Principal, WrongCallerKind
 from core.db import InsertIfAbsent
-from core.errors import Conflict
+from core.errors import AppError, Conflict
 from core.jsonshape import JsonTooComplex, check_shape
 from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
-from signing.keyring import Keyring
+from signing.keyring import InvalidServiceToken, Keyring
 from signing.service import SigningService
 
 RECEIPT_TYP = "receipt+jwt"
@@ -235,6 +236,7 @@ def submit(
             "procedure": body.procedure,
             "agency": agency_code,
             "delegate": delegate,
+            "counter": principal.counter_id,
             "operator": operator,
             "operator_authenticated": authenticated,
             "uses": delegation.uses,
@@ -411,3 +413,50 @@ def result_of(session: Session, principal: Principal, submission_id: str) -> Sub
     if result is None:
         raise ResultNotReady(f"submission {s.id} has no result yet")
     return result
+
+
+def file_and_commit(
+    session: Session,
+    keyring: Keyring,
+    config: DelegationConfig,
+    principal: Principal,
+    body: SubmissionCreate,
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[int, bytes]:
+    """`submit`, committed: a refused submission leaves nothing but its refusal on the record;
+    an accepted one is committed before anyone is told (the API's 201, the console's receipt)."""
+    try:
+        status, answer = submit(session, keyring, config, principal, body, idempotency_key, now)
+    except AppError as exc:
+        session.rollback()
+        record_refusal(session, keyring, config, principal, body, exc.code, now)
+        session.commit()
+        raise
+    session.commit()
+    return status, answer
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    """What anyone holding a receipt learns from the service: is it ours, and what became of
+    the dossier it acknowledges."""
+
+    valid: bool
+    reason: str
+    claims: dict[str, Any] | None = None
+    status: str | None = None  # the submission's status now: received | completed
+
+
+def check_receipt(session: Session, keyring: Keyring, issuer: str, token: str) -> ReceiptCheck:
+    try:
+        claims = keyring.verify(token.strip(), RECEIPT_TYP)
+    except InvalidServiceToken as exc:
+        return ReceiptCheck(False, f"not a receipt of this service: {exc}")
+    if claims.get("iss") != issuer:
+        return ReceiptCheck(False, "issued by another service")
+    jti = claims.get("jti")
+    s = session.get(Submission, jti) if isinstance(jti, str) and len(jti) <= 40 else None
+    if s is None or s.receipt != token.strip():
+        return ReceiptCheck(False, "this service holds no such receipt")
+    return ReceiptCheck(True, "a genuine receipt of this service", claims, s.status)

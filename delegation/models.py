@@ -20,6 +20,8 @@ class Delegation(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     delegator_pid: str = Field(max_length=12, index=True)
+    delegator_name: str | None = Field(default=None, max_length=200)  # as VNeID gave it
+    delegator_name_key: str | None = Field(default=None, max_length=200)  # folded, for search
     delegate_type: str = Field(max_length=8)  # agent | person
     delegate_code: str | None = Field(default=None, max_length=64, index=True)
     delegate_pid: str | None = Field(default=None, max_length=12, index=True)

@@ -5,7 +5,7 @@ import io
 from typing import Annotated, Literal
 
 import segno
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Session
 
 from core.auth import Principal, require_kind
@@ -62,10 +62,12 @@ def list_delegations(
     session: ReadSessionDep,
     request: Request,
     role: Literal["delegator", "delegate"] = "delegator",
+    q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[DelegationOut]:
     """Delegations the caller granted (role=delegator) or received (role=delegate); a counter
-    sees those given to its agent."""
-    return [to_out(d, request) for d in service.list_visible(session, principal, role)]
+    sees those given to its agent, and may find them with `q`: a citizen's PID or part of
+    their name (with or without diacritics)."""
+    return [to_out(d, request) for d in service.list_visible(session, principal, role, q)]
 
 
 @router.get("/v1/delegations/{delegation_id}", response_model=DelegationOut)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from audit import service as audit
 from core.auth import Principal, WrongCallerKind
 from core.db import UTCDateTime
+from core.text import search_key
 from delegation import status_list
 from delegation.exceptions import (
     DelegationNotFound,
@@ -135,13 +136,23 @@ def get_visible(session: Session, principal: Principal, delegation_id: str) -> D
     return d
 
 
-def list_visible(session: Session, principal: Principal, role: str) -> list[Delegation]:
+def list_visible(
+    session: Session, principal: Principal, role: str, query: str | None = None
+) -> list[Delegation]:
+    """The caller's delegations, newest first. An agent counter may look one up by the
+    citizen's PID or by part of their name, typed with or without diacritics."""
     stmt = select(Delegation).order_by(col(Delegation.created_at).desc(), col(Delegation.id))
     if principal.kind == "agent":
         stmt = stmt.where(
             col(Delegation.delegate_type) == "agent",
             col(Delegation.delegate_code) == principal.agent_code,
         )
+        wanted = search_key(query or "")[:100]
+        if wanted.isdigit():
+            stmt = stmt.where(col(Delegation.delegator_pid) == wanted)
+        elif wanted:
+            escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(col(Delegation.delegator_name_key).like(f"%{escaped}%", escape="\\"))
     elif principal.kind == "citizen":
         if role == "delegate":
             stmt = stmt.where(
@@ -241,6 +252,8 @@ def grant(
     d = Delegation(
         id="dlg_" + secrets.token_hex(12),
         delegator_pid=principal.subject,
+        delegator_name=principal.name,
+        delegator_name_key=search_key(principal.name)[:200] if principal.name else None,
         delegate_type=delegate.type,
         delegate_code=delegate.code if isinstance(delegate, AgentDelegate) else None,
         delegate_pid=None if isinstance(delegate, AgentDelegate) else delegate.pid,

@@ -25,9 +25,9 @@ from sqlmodel import Session, col
 from audit import service as audit
 from core.auth import Principal
 from core.db import read_only
-from core.errors import BadRequest, ServiceUnavailable
+from core.errors import BadRequest, Forbidden, ServiceUnavailable
 from identity.models import LoginAttempt, WebSession
-from identity.service import first_use_of_id_token
+from identity.service import StaffDirectory, StaffPlace, first_use_of_id_token
 from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -36,6 +36,10 @@ LAST_SEEN_EVERY = timedelta(seconds=60)  # a session's last_seen is written at m
 
 class LoginFailed(BadRequest):
     code, title = "login_failed", "The login did not succeed"
+
+
+class NotStaffHere(Forbidden):
+    code, title = "not_staff_here", "Not staff there"
 
 
 class VneidUnavailable(ServiceUnavailable):
@@ -229,6 +233,27 @@ class BrowserLogins:
                 )
                 session.commit()
         expires = min(found.last_seen_at + self.idle, found.created_at + self.max)
+        if found.acting_kind == "agent":  # a staff member at a counter
+            return Principal(
+                "agent",
+                found.acting_client_id or "",
+                agent_code=found.acting_owner,
+                counter_id=found.acting_counter,
+                expires_at=int(expires.timestamp()),
+                auth_time=found.auth_time,
+                staff_code=found.staff_code,
+                staff_name=found.staff_name,
+            )
+        if found.acting_kind == "agency":
+            return Principal(
+                "agency",
+                found.acting_client_id or "",
+                agency_code=found.acting_owner,
+                expires_at=int(expires.timestamp()),
+                auth_time=found.auth_time,
+                staff_code=found.staff_code,
+                staff_name=found.staff_name,
+            )
         return Principal(
             "citizen",
             found.pid,
@@ -237,6 +262,51 @@ class BrowserLogins:
             expires_at=int(expires.timestamp()),
             auth_time=found.auth_time,
         )
+
+    def work_at(
+        self, session_id: str, staff: StaffDirectory, place: tuple[str, str | None], now: datetime
+    ) -> StaffPlace:
+        """The logged-in person starts working at a counter (kind "agent", the counter id) or an
+        agency (kind "agency", None): the session then acts for it in their name. Refused
+        unless they are active staff there now, whatever the page asked for."""
+        kind, counter_id = place
+        with Session(self.engine) as session:
+            found = session.get(WebSession, _hash(session_id)) if len(session_id) <= 128 else None
+            if found is None or found.ended_at is not None:
+                raise NotStaffHere("log in again")
+            chosen = next(
+                (
+                    p
+                    for p in staff.places(session, found.pid)
+                    if p.kind == kind and (kind == "agency" or p.counter_id == counter_id)
+                ),
+                None,
+            )
+            if chosen is None:
+                raise NotStaffHere("you are not active staff there")
+            found.acting_kind = chosen.kind
+            found.acting_owner = chosen.owner_code
+            found.acting_counter = chosen.counter_id
+            found.acting_client_id = chosen.client_id
+            found.staff_code = chosen.staff_code
+            found.staff_name = chosen.staff_name
+            session.add(found)
+            audit.record(
+                session,
+                "login.staff",
+                actor=f"citizen:{found.pid}",
+                subjects=[found.pid],
+                ref=chosen.owner_code,
+                data={
+                    "owner": chosen.owner_code,
+                    "counter": chosen.counter_id,
+                    "staff_code": chosen.staff_code,
+                    "method": "browser",
+                },
+                now=now,
+            )
+            session.commit()
+        return chosen
 
     def csrf_token(self, session_id: str) -> str:
         """The token every state-changing request made with this session must carry."""

@@ -25,7 +25,11 @@ class Callers:
         self.state = state  # the app's state: its autocommit engine and metrics
 
     def session_principal(self, session_id: str, now: datetime) -> Principal | None:
-        return self.logins.principal(session_id, now)
+        principal = self.logins.principal(session_id, now)
+        if principal is not None and principal.staff_code is not None:
+            if not self.staff_active(principal):  # deactivation ends the staff session at once
+                return None
+        return principal
 
     def csrf_token(self, session_id: str) -> str:
         return self.logins.csrf_token(session_id)

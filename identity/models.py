@@ -76,3 +76,11 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     last_seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A staff member who chose to work at a counter: the session then acts for that counter,
+    # in that person's name (as a staff-bound token does).
+    acting_kind: str | None = Field(default=None, max_length=8)
+    acting_owner: str | None = Field(default=None, max_length=64)
+    acting_counter: str | None = Field(default=None, max_length=64)
+    acting_client_id: str | None = Field(default=None, max_length=64)
+    staff_code: str | None = Field(default=None, max_length=32)
+    staff_name: str | None = Field(default=None, max_length=200)

@@ -123,8 +123,25 @@ def first_use_of_id_token(session: Session, replay_key: str, expires_at: datetim
     return _RECORD_EXCHANGE(session, {"b_hash": replay_key, "b_expires": expires_at})
 
 
+@dataclass(frozen=True)
+class StaffPlace:
+    """Where a staff member may work: a counter (kind "agent") or an agency."""
+
+    kind: str
+    owner_code: str
+    owner_name: str
+    counter_id: str | None
+    counter_name: str | None
+    ward_code: str | None
+    client_id: str  # whose credential a session working there acts with
+    staff_code: str
+    staff_name: str
+
+
 class StaffDirectory(Protocol):
     """Who is active staff of a counter or an agency (kept by agents, above identity)."""
+
+    def places(self, session: Session | Connection, pid: str) -> list[StaffPlace]: ...
 
     def staff_for(
         self,

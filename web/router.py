@@ -4,13 +4,11 @@ carries the session's CSRF token."""
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,12 +18,13 @@ from sqlmodel import Session
 from agents import requests as requests_service
 from agents import service as agents_service
 from agents import submissions as submissions_service
-from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
+from core.auth import Principal, session_principal
 from core.clock import utcnow
 from core.errors import AppError
 from delegation import service as delegation_service
 from delegation.models import Delegation
 from delegation.schemas import DelegationCreate
+from web.common import Login, citizen, form_data, problem_page, qr_svg, to_login
 from web.pages import HANOI, render
 
 router = APIRouter(include_in_schema=False)
@@ -55,40 +54,6 @@ class Shown:
     uses_left: int
     valid_from: datetime
     valid_until: datetime
-
-
-class _Login(Exception):
-    def __init__(self, level: int):
-        self.level = level
-
-
-async def _citizen(request: Request, level: int = 1) -> tuple[Principal, str]:
-    principal = await session_principal(request)
-    if principal is None or principal.kind != "citizen":
-        raise _Login(level)
-    session_id = request.cookies[SESSION_COOKIE]
-    return principal, request.app.state.browser_logins.csrf_token(session_id)
-
-
-def _to_login(request: Request, level: int) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?loa={level}&next={target}", status_code=303)
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-    token = form.get("csrf_token")
-    check_csrf(request, session_id, token if isinstance(token, str) else None)
-    return {
-        key: (form.getlist(key) if key == "procedures" else form.get(key)) for key in form.keys()
-    }
-
-
-def _problem(request: Request, me: Principal, csrf: str, exc: AppError) -> HTMLResponse:
-    return render(
-        request, "error.html", exc.status, title=exc.title, detail=exc.detail, me=me, csrf=csrf
-    )
 
 
 def _names(session: Session) -> tuple[dict[str, str], dict[str, str]]:
@@ -133,9 +98,9 @@ async def home(request: Request) -> Response:
 @router.get("/app", response_class=HTMLResponse)
 async def my_authorizations(request: Request) -> Response:
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
 
     def load() -> tuple[list[Shown], list[Shown]]:
         with Session(request.app.state.read_engine) as session:
@@ -169,9 +134,9 @@ def _grant_form_context(request: Request, me: Principal) -> dict[str, Any]:
 
 async def _level_2(request: Request) -> tuple[Principal, str] | Response:
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
     if (me.loa or 0) < 2:
         from web.pages import language_of, translations
 
@@ -228,7 +193,7 @@ async def grant_review(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     me, csrf = checked
-    form = await _form(request)
+    form = await form_data(request)
     context = await run_in_threadpool(_grant_form_context, request, me)
     try:
         body = _grant_body(form)
@@ -271,7 +236,7 @@ async def grant_confirm(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     me, csrf = checked
-    form = await _form(request)
+    form = await form_data(request)
     state = request.app.state
 
     def granted() -> str:
@@ -291,7 +256,7 @@ async def grant_confirm(request: Request) -> Response:
     try:
         created = await run_in_threadpool(granted)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     except (ValueError, ValidationError) as exc:
         return render(
             request, "error.html", 422, title="?", detail=str(exc)[:300], me=me, csrf=csrf
@@ -299,18 +264,12 @@ async def grant_confirm(request: Request) -> Response:
     return RedirectResponse(f"/app/authorizations/{created}?new=1", status_code=303)
 
 
-def _qr_svg(token: str) -> str:
-    out = io.BytesIO()
-    segno.make(token, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
-    return out.getvalue().decode()
-
-
 @router.get("/app/authorizations/{delegation_id}", response_class=HTMLResponse)
 async def authorization(request: Request, delegation_id: str) -> Response:
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
 
     def load() -> tuple[Shown, Delegation, list[Any] | None]:
         with Session(request.app.state.read_engine) as session:
@@ -324,7 +283,7 @@ async def authorization(request: Request, delegation_id: str) -> Response:
     try:
         shown, d, found = await run_in_threadpool(load)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     uses = (
         [
             {
@@ -332,6 +291,7 @@ async def authorization(request: Request, delegation_id: str) -> Response:
                 "created_at": s.created_at,
                 "counter": s.counter_id or s.delegate_ref,
                 "operator": s.operator,
+                "authenticated": s.operator_authenticated,
                 "procedure": s.procedure,
             }
             for s in found
@@ -347,7 +307,7 @@ async def authorization(request: Request, delegation_id: str) -> Response:
         actions.append({"name": "accept", "label": "Accept", "kind": ""})
     if not delegator and shown.status in ("active", "pending"):
         actions.append({"name": "renounce", "label": "Renounce", "kind": "danger"})
-    qr = _qr_svg(d.token) if shown.status in ("active", "pending") else None
+    qr = qr_svg(d.token) if shown.status in ("active", "pending") else None
     return render(
         request,
         "authorization.html",
@@ -381,9 +341,9 @@ async def confirm_action(request: Request, delegation_id: str, action: str) -> R
     if action not in _CONFIRM:
         return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
 
     def load() -> Shown:
         with Session(request.app.state.read_engine) as session:
@@ -394,7 +354,7 @@ async def confirm_action(request: Request, delegation_id: str, action: str) -> R
     try:
         shown = await run_in_threadpool(load)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     question, consequence, button = _CONFIRM[action]
     return render(
         request,
@@ -412,10 +372,10 @@ async def confirm_action(request: Request, delegation_id: str, action: str) -> R
 @router.post("/app/authorizations/{delegation_id}/{action}", response_class=HTMLResponse)
 async def act(request: Request, delegation_id: str, action: str) -> Response:
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
-    await _form(request)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
+    await form_data(request)
     if action not in _CONFIRM:
         return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
 
@@ -430,7 +390,7 @@ async def act(request: Request, delegation_id: str, action: str) -> Response:
     try:
         await run_in_threadpool(change)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     return RedirectResponse(f"/app/authorizations/{delegation_id}", status_code=303)
 
 
@@ -443,7 +403,19 @@ EVENT_TEXTS = {  # msgids of web/translations: each audit event in plain words
     "delegation.revoked": "Authorization %(ref)s was revoked",
     "delegation.renounced": "Authorization %(ref)s was renounced",
     "delegation.expired": "Authorization %(ref)s expired",
-    "submission.accepted": "A dossier was filed under authorization %(ref)s",
+    "submission.accepted": "Dossier %(ref)s was filed under authorization %(delegation)s",
+    "submission.accepted+act": (
+        "Dossier %(submission)s was filed under authorization %(delegation)s at counter "
+        "%(counter)s by clerk %(operator)s (%(how)s)"
+    ),
+    "authorization_request.created": (
+        "Counter %(counter)s asked for your authorization (request %(ref)s)"
+    ),
+    "authorization_request.approved": "You approved request %(ref)s",
+    "authorization_request.declined": "You declined request %(ref)s",
+    "authorization_request.cancelled": "The counter withdrew request %(ref)s",
+    "authorization_request.expired": "Request %(ref)s expired",
+    "login.staff": "You started work at counter %(counter)s as %(staff_code)s",
     "submission.refused": "A submission under authorization %(ref)s was refused (%(code)s)",
     "result.signed": "The agency signed the result of dossier %(ref)s",
 }
@@ -453,9 +425,9 @@ PER_PAGE = 20
 @router.get("/app/activity", response_class=HTMLResponse)
 async def activity(request: Request, page: int = 1) -> Response:
     try:
-        me, csrf = await _citizen(request)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request)
+    except Login as need:
+        return to_login(request, need.level)
     page = max(1, min(page, 10_000))
     log = request.app.state.audit
     from web.pages import language_of, translations
@@ -475,7 +447,15 @@ async def activity(request: Request, page: int = 1) -> Response:
             "kind": e.kind,
             **{k: v for k, v in data.items() if isinstance(v, str | int)},
         }
-        template = EVENT_TEXTS.get(e.kind)
+        kind = e.kind
+        if kind == "submission.accepted" and data.get("operator") and data.get("counter"):
+            kind = "submission.accepted+act"  # who filed it, and whether they logged in
+            values["how"] = _(
+                "logged in with VNeID"
+                if data.get("operator_authenticated")
+                else "declared by the counter"
+            )
+        template = EVENT_TEXTS.get(kind)
         try:
             text = _(template) % values if template else f"{e.kind} ({e.ref or ''})"
         except (KeyError, ValueError):
@@ -513,9 +493,9 @@ def _fresh(me: Principal) -> bool:
 @router.get("/r/{code}", response_class=HTMLResponse)
 async def approval_page(request: Request, code: str) -> Response:
     try:
-        me, csrf = await _citizen(request, level=2)
-    except _Login as need:
-        return _to_login(request, need.level)
+        me, csrf = await citizen(request, level=2)
+    except Login as need:
+        return to_login(request, need.level)
     state = request.app.state
 
     def load() -> tuple[dict[str, Any], str]:
@@ -533,7 +513,7 @@ async def approval_page(request: Request, code: str) -> Response:
     try:
         shown, status = await run_in_threadpool(load)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     return render(
         request,
         "request.html",
@@ -550,10 +530,10 @@ async def approval_page(request: Request, code: str) -> Response:
 @router.post("/r/{code}/{decision}", response_class=HTMLResponse)
 async def decide(request: Request, code: str, decision: str) -> Response:
     try:
-        me, csrf = await _citizen(request, level=2)
-    except _Login as need:
-        return _to_login(request, need.level)
-    await _form(request)
+        me, csrf = await citizen(request, level=2)
+    except Login as need:
+        return to_login(request, need.level)
+    await form_data(request)
     if decision not in ("approve", "decline"):
         return RedirectResponse(f"/r/{code}", status_code=303)
     if decision == "approve" and not _fresh(me):
@@ -582,7 +562,7 @@ async def decide(request: Request, code: str, decision: str) -> Response:
     try:
         granted = await run_in_threadpool(decided)
     except AppError as exc:
-        return _problem(request, me, csrf, exc)
+        return problem_page(request, me, csrf, exc)
     if granted:
         return RedirectResponse(f"/app/authorizations/{granted}?new=1", status_code=303)
     return RedirectResponse(f"/r/{code}", status_code=303)

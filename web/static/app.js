@@ -87,3 +87,70 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The counter's request screen: it follows the request by itself (a poll every half second
+// while the screen is visible) and shows the new state the moment the citizen decides.
+const POLL_MS = 500;
+document.addEventListener("DOMContentLoaded", () => {
+  const screen = document.querySelector("[data-poll]");
+  if (!screen || screen.dataset.status !== "pending") return;
+  const poll = async () => {
+    if (!document.hidden) {
+      try {
+        const r = await fetch(screen.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (r.ok) {
+          const now = await r.json();
+          if (now.status !== screen.dataset.status) {
+            location.reload();  // the server renders the new state (and what to do next)
+            return;
+          }
+        }
+      } catch (error) { /* offline for a moment: the next poll tries again */ }
+    }
+    setTimeout(poll, POLL_MS);
+  };
+  setTimeout(poll, POLL_MS);
+});
+
+// Filing a dossier: one more field row on demand; a form marked data-once is sent once (its
+// idempotency key, made by the page, makes a resend harmless anyway).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll("[data-add-row]")) {
+    button.addEventListener("click", () => {
+      const rows = document.getElementById(button.dataset.addRow);
+      const last = rows.querySelector(".field-row:last-of-type");
+      const n = rows.querySelectorAll(".field-row").length;
+      const copy = last.cloneNode(true);
+      for (const input of copy.querySelectorAll("input")) {
+        input.value = "";
+        input.id = input.id.replace(/\d+$/, String(n));
+      }
+      for (const label of copy.querySelectorAll("label")) {
+        label.htmlFor = label.htmlFor.replace(/\d+$/, String(n));
+        label.textContent = label.textContent.replace(/\d+/, String(n + 1));
+      }
+      rows.appendChild(copy);
+      copy.querySelector("input").focus();
+    });
+  }
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", (event) => {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+    });
+  }
+  for (const button of document.querySelectorAll("[data-print]")) {
+    button.addEventListener("click", () => window.print());
+  }
+});
+
+// The verify page: a scanned receipt or authorization QR code opens /verify#receipt=<token>;
+// the token stays in the fragment (never in a server log) until the form posts it.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("verify-form");
+  const match = location.hash.match(/^#(receipt|token)=([A-Za-z0-9_.-]+)$/);
+  if (!form || !match) return;
+  form.querySelector("textarea").value = match[2];
+  history.replaceState(null, "", location.pathname + location.search);
+  form.submit();
+});

@@ -1,0 +1,44 @@
+"""Staff sessions (a browser session acting for a counter) and the delegator's name on a
+delegation, so that a counter can find the delegations it holds by the citizen's name.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("web_sessions") as batch:
+        batch.add_column(sa.Column("acting_kind", sa.String(8), nullable=True))
+        batch.add_column(sa.Column("acting_owner", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("acting_counter", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("acting_client_id", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("staff_code", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("staff_name", sa.String(200), nullable=True))
+    with op.batch_alter_table("delegations") as batch:
+        batch.add_column(sa.Column("delegator_name", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("delegator_name_key", sa.String(200), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("delegations") as batch:
+        batch.drop_column("delegator_name_key")
+        batch.drop_column("delegator_name")
+    with op.batch_alter_table("web_sessions") as batch:
+        for column in (
+            "staff_name",
+            "staff_code",
+            "acting_client_id",
+            "acting_counter",
+            "acting_owner",
+            "acting_kind",
+        ):
+            batch.drop_column(column)

@@ -1,0 +1,456 @@
+"""The counter console: a clerk logs in with VNeID (choosing a counter when they work at several),
+asks a citizen for an authorization with a QR code, finds the authorizations the agent holds,
+files a dossier under one and prints the receipt. Thin routes over the domains' services; the
+session acts for the counter in the clerk's name, exactly as a staff-bound token does."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from agents import requests as requests_service
+from agents import service as agents_service
+from agents import submissions as submissions_service
+from agents.schemas import RequestCreate, SubmissionCreate
+from core.auth import SESSION_COOKIE, Principal, session_principal
+from core.clock import utcnow
+from core.errors import AppError
+from delegation import service as delegation_service
+from identity.service import StaffPlace
+from web.common import form_data, problem_page, qr_svg, to_login
+from web.pages import HANOI, language_of, render, translations
+from web.router import STATUS_LABELS
+
+router = APIRouter(include_in_schema=False)
+
+STAFF_LOGIN_LEVEL = 2  # a clerk acts for citizens: the stronger VNeID login
+MAX_FIELDS = 30
+RECEIPT_LAYOUTS = ("a5", "80mm")
+REQUEST_STATES = {  # msgids of web/translations: what the clerk's screen says
+    "pending": "Waiting for the citizen to approve on their phone",
+    "approved": "Approved: the authorization is ready",
+    "declined": "The citizen declined",
+    "expired": "This request has expired",
+    "cancelled": "You cancelled this request",
+}
+
+
+class _NotClerk(Exception):
+    pass
+
+
+async def _clerk(request: Request) -> tuple[Principal, str]:
+    """The clerk of this browser session, working at a counter; else the login (or the choice
+    of counter) comes first."""
+    me = await session_principal(request)
+    if me is None:
+        raise _NotClerk
+    if me.kind != "agent" or me.staff_code is None:
+        raise _NotClerk
+    session_id = request.cookies[SESSION_COOKIE]
+    return me, request.app.state.browser_logins.csrf_token(session_id)
+
+
+def _places(request: Request, pid: str) -> list[StaffPlace]:
+    state = request.app.state
+    with Session(state.read_engine) as session:
+        return [p for p in state.staff_directory.places(session, pid) if p.kind == "agent"]
+
+
+def _counter_of(request: Request, me: Principal) -> dict[str, Any]:
+    state = request.app.state
+    with Session(state.read_engine) as session:
+        counter = agents_service.get_counter(session, me.counter_id or "")
+        agent = agents_service.get_agent(session, me.agent_code or "")
+    return {"name": counter.name, "ward": counter.ward_code, "agent": agent.name}
+
+
+def _refused(request: Request, title: str, detail: str, me: Principal | None = None) -> Response:
+    _ = translations(language_of(request)).gettext
+    csrf = (
+        request.app.state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE]) if me else None
+    )
+    return render(request, "error.html", 403, title=_(title), detail=_(detail), me=me, csrf=csrf)
+
+
+@router.get("/counter", response_class=HTMLResponse)
+async def console(request: Request, q: str = "") -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return await _start_work(request)
+    q = q.strip()[:100]
+
+    def load() -> dict[str, Any]:
+        with Session(request.app.state.read_engine) as session:
+            procedures = agents_service.list_procedures(session)
+            names = {p.code: p.name for p in procedures}
+            held = delegation_service.list_visible(session, me, "delegate", q)[:50]
+        now = utcnow()
+        return {
+            "procedures": procedures,
+            "held": [
+                {
+                    "id": d.id,
+                    "name": d.delegator_name or "",
+                    "pid": d.delegator_pid,
+                    "procedures": ", ".join(names.get(c, c) for c in json.loads(d.procedures)),
+                    "uses_left": max(d.max_uses - d.uses, 0),
+                    "valid_until": d.valid_until,
+                    "status": delegation_service.effective_status(d, now),
+                    "status_label": STATUS_LABELS.get(
+                        delegation_service.effective_status(d, now), ""
+                    ),
+                }
+                for d in held
+            ],
+        }
+
+    context = await run_in_threadpool(load)
+    counter = await run_in_threadpool(_counter_of, request, me)
+    return render(
+        request,
+        "counter.html",
+        me=me,
+        csrf=csrf,
+        counter=counter,
+        q=q,
+        form={"max_uses": 1, "valid_until": _default_until(request), "procedures": []},
+        **context,
+        **_date_limits(request),
+    )
+
+
+async def _start_work(request: Request) -> Response:
+    """Logged in but not yet at a counter: at the only counter they work at, straight away;
+    at one of several, once they choose."""
+    me = await session_principal(request)
+    if me is None or me.kind != "citizen" or (me.loa or 0) < STAFF_LOGIN_LEVEL:
+        return RedirectResponse(f"/login?loa={STAFF_LOGIN_LEVEL}&next=/counter", status_code=303)
+    places = await run_in_threadpool(_places, request, me.subject)
+    if not places:
+        return _refused(
+            request,
+            "You are not counter staff",
+            "This page is for the staff of an agent's counters. Ask your administrator to "
+            "register you, or go to your own authorizations.",
+            me,
+        )
+    if len(places) == 1:
+        return await _work_at(request, places[0].counter_id or "")
+    csrf = request.app.state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE])
+    return render(request, "counter_choose.html", me=me, csrf=csrf, places=places)
+
+
+async def _work_at(request: Request, counter_id: str) -> Response:
+    state = request.app.state
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+
+    def choose() -> None:
+        state.browser_logins.work_at(
+            session_id, state.staff_directory, ("agent", counter_id), utcnow()
+        )
+
+    try:
+        await run_in_threadpool(choose)
+    except AppError as exc:
+        return _refused(request, exc.title, exc.detail or "")
+    return RedirectResponse("/counter", status_code=303)
+
+
+@router.post("/counter/choose", response_class=HTMLResponse)
+async def choose_counter(request: Request) -> Response:
+    me = await session_principal(request)
+    if me is None:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    form = await form_data(request)
+    return await _work_at(request, str(form.get("counter") or ""))
+
+
+def _date_limits(request: Request) -> dict[str, Any]:
+    max_days = request.app.state.delegation_config.max_days
+    today = datetime.now(HANOI).date()
+    return {
+        "max_days": max_days,
+        "today": today.isoformat(),
+        "latest": (today + timedelta(days=max_days - 1)).isoformat(),
+    }
+
+
+def _default_until(request: Request) -> str:
+    return (datetime.now(HANOI).date() + timedelta(days=30)).isoformat()
+
+
+def _request_body(form: dict[str, Any]) -> RequestCreate:
+    """The form as the API's own request: the same validation as POST
+    /v1/authorization-requests."""
+    until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
+    return RequestCreate.model_validate(
+        {
+            "procedures": form.get("procedures") or [],
+            "max_uses": int(form.get("max_uses") or 1),
+            "valid_until": until,
+            "purpose": str(form.get("purpose") or "").strip(),
+            "delegator_pid": str(form.get("delegator_pid") or "").strip() or None,
+        }
+    )
+
+
+@router.post("/counter/requests", response_class=HTMLResponse)
+async def create_request(request: Request) -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    form = await form_data(request)
+    state = request.app.state
+
+    def create() -> str:
+        body = _request_body(form)
+        with Session(state.engine) as session:
+            r, _ = requests_service.create(
+                session,
+                state.requests,
+                state.delegation_config,
+                state.directory,
+                me,
+                body,
+                utcnow(),
+            )
+            session.commit()
+            return r.id
+
+    try:
+        created = await run_in_threadpool(create)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    except (ValueError, ValidationError) as exc:
+        problem = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        _ = translations(language_of(request)).gettext
+        return render(
+            request,
+            "error.html",
+            422,
+            title=_("The request is not complete"),
+            detail=problem[:300],
+            me=me,
+            csrf=csrf,
+        )
+    return RedirectResponse(f"/counter/requests/{created}", status_code=303)
+
+
+@router.get("/counter/requests/{request_id}", response_class=HTMLResponse)
+async def show_request(request: Request, request_id: str) -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    state = request.app.state
+
+    def load() -> dict[str, Any]:
+        with Session(state.read_engine) as session:
+            r = requests_service.for_agent(session, me, request_id)
+            code = requests_service.code_of(state.requests, r)
+            shown = requests_service.shown_to_citizen(session, r)
+        return {
+            "id": r.id,
+            "status": requests_service.status_of(r, utcnow()),
+            "code": code,
+            "approve_url": state.requests.approve_url(code),
+            "expires_at": r.expires_at,
+            "delegation_id": r.delegation_id,
+            "procedures": shown["procedures"],
+            "max_uses": r.max_uses,
+            "valid_until": r.valid_until,
+            "purpose": r.purpose,
+        }
+
+    try:
+        r = await run_in_threadpool(load)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    return render(
+        request,
+        "counter_request.html",
+        me=me,
+        csrf=csrf,
+        r=r,
+        qr=qr_svg(r["approve_url"]) if r["status"] == "pending" else None,
+        status_label=REQUEST_STATES.get(r["status"], r["status"]),
+    )
+
+
+@router.post("/counter/requests/{request_id}/cancel", response_class=HTMLResponse)
+async def cancel_request(request: Request, request_id: str) -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    await form_data(request)
+    state = request.app.state
+
+    def cancel() -> None:
+        with Session(state.engine) as session:
+            requests_service.cancel(session, me, request_id, utcnow())
+            session.commit()
+
+    try:
+        await run_in_threadpool(cancel)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    return RedirectResponse(f"/counter/requests/{request_id}", status_code=303)
+
+
+# -- filing a dossier ---------------------------------------------------------------------------
+@router.get("/counter/delegations/{delegation_id}", response_class=HTMLResponse)
+async def file_form(request: Request, delegation_id: str) -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+
+    def load() -> dict[str, Any]:
+        with Session(request.app.state.read_engine) as session:
+            d = delegation_service.get_visible(session, me, delegation_id)
+            names = {p.code: p.name for p in agents_service.list_procedures(session)}
+        return {
+            "id": d.id,
+            "name": d.delegator_name or "",
+            "pid": d.delegator_pid,
+            "procedures": [(c, names.get(c, c)) for c in json.loads(d.procedures)],
+            "uses_left": max(d.max_uses - d.uses, 0),
+            "valid_until": d.valid_until,
+            "status": delegation_service.effective_status(d, utcnow()),
+            "status_label": STATUS_LABELS.get(delegation_service.effective_status(d, utcnow()), ""),
+        }
+
+    try:
+        d = await run_in_threadpool(load)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    # The page makes the idempotency key: a double click, a resent form, a retry after a lost
+    # answer all carry the same key, and the dossier is filed once.
+    return render(
+        request,
+        "counter_file.html",
+        me=me,
+        csrf=csrf,
+        d=d,
+        idempotency_key=secrets.token_urlsafe(18),
+        rows=range(6),
+    )
+
+
+def _dossier(form: Any) -> dict[str, str]:
+    keys, values = form.getlist("field_name"), form.getlist("field_value")
+    dossier: dict[str, str] = {}
+    for key, value in list(zip(keys, values, strict=False))[:MAX_FIELDS]:
+        if isinstance(key, str) and isinstance(value, str) and key.strip():
+            dossier[key.strip()[:200]] = value.strip()
+    return dossier
+
+
+@router.post("/counter/delegations/{delegation_id}", response_class=HTMLResponse)
+async def file_dossier(request: Request, delegation_id: str) -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    form = await form_data(request)
+    raw = await request.form()
+    state = request.app.state
+
+    def file() -> str:
+        with Session(state.engine) as session:
+            d = delegation_service.get_visible(session, me, delegation_id)
+            body = SubmissionCreate.model_validate(
+                {
+                    "delegation_token": d.token,
+                    "procedure": str(form.get("procedure") or ""),
+                    "dossier": _dossier(raw),
+                }
+            )
+            _, answer = submissions_service.file_and_commit(
+                session,
+                state.keyring,
+                state.delegation_config,
+                me,
+                body,
+                str(form.get("idempotency_key") or ""),
+                utcnow(),
+            )
+        return str(json.loads(answer)["id"])
+
+    try:
+        filed = await run_in_threadpool(file)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    except ValidationError as exc:
+        return render(
+            request,
+            "error.html",
+            422,
+            title="?",
+            detail=exc.errors()[0]["msg"][:300],
+            me=me,
+            csrf=csrf,
+        )
+    return RedirectResponse(f"/counter/submissions/{filed}", status_code=303)
+
+
+@router.get("/counter/submissions/{submission_id}", response_class=HTMLResponse)
+async def receipt(request: Request, submission_id: str, layout: str = "a5") -> Response:
+    try:
+        me, csrf = await _clerk(request)
+    except _NotClerk:
+        return to_login(request, STAFF_LOGIN_LEVEL)
+    state = request.app.state
+
+    def load() -> dict[str, Any]:
+        with Session(state.read_engine) as session:
+            s = submissions_service.get_visible(session, me, submission_id)
+            names = {p.code: p.name for p in agents_service.list_procedures(session)}
+            agency = agents_service.get_agency(session, s.agency_code)
+            d = delegation_service.get_visible(session, me, s.delegation_id)
+        return {
+            "id": s.id,
+            "created_at": s.created_at,
+            "procedure": s.procedure,
+            "procedure_name": names.get(s.procedure, s.procedure),
+            "agency": agency.name,
+            "delegation": s.delegation_id,
+            "citizen": d.delegator_name or "",
+            "pid_masked": "•" * 8 + d.delegator_pid[-4:],
+            "staff_code": s.operator,
+            "authenticated": s.operator_authenticated,
+            "dossier_sha256": s.dossier_sha256,
+            "receipt": s.receipt,
+        }
+
+    try:
+        r = await run_in_threadpool(load)
+    except AppError as exc:
+        return problem_page(request, me, csrf, exc)
+    counter = await run_in_threadpool(_counter_of, request, me)
+    verify_url = f"{state.settings.public_url}/verify#receipt={r['receipt']}"
+    return render(
+        request,
+        "counter_receipt.html",
+        me=me,
+        csrf=csrf,
+        r=r,
+        counter=counter,
+        layout=layout if layout in RECEIPT_LAYOUTS else "a5",
+        layouts=RECEIPT_LAYOUTS,
+        qr=qr_svg(verify_url, error="l", border=4),  # a printed code needs its quiet zone
+        verify_url=verify_url,
+    )

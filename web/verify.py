@@ -1,0 +1,93 @@
+"""The public verifier page: paste (or scan, then the page fills it in) a receipt or a delegation
+token and read, in plain words, whether it is genuine and what it says. Nothing here needs a
+login, and nothing changes state."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from agents import service as agents_service
+from agents import submissions as submissions_service
+from core.auth import session_principal
+from core.clock import utcnow
+from delegation import service as delegation_service
+from signing.jws import MalformedJWS, parse_compact
+from web.pages import render
+
+router = APIRouter(include_in_schema=False)
+
+MAX_TOKEN = 16_384
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify_page(request: Request) -> Response:
+    me = await session_principal(request)
+    return render(request, "verify.html", me=me, token="", report=None)
+
+
+@router.post("/verify", response_class=HTMLResponse)
+async def verify_token(request: Request) -> Response:
+    me = await session_principal(request)
+    form = await request.form()
+    token = form.get("token")
+    token = token.strip() if isinstance(token, str) else ""
+    if not token or len(token) > MAX_TOKEN:
+        report: dict[str, Any] = {"valid": False, "kind": None, "reason": "empty"}
+        return render(request, "verify.html", 422, me=me, token="", report=report)
+    report = await run_in_threadpool(_check, request, token)
+    return render(request, "verify.html", me=me, token=token, report=report)
+
+
+def _check(request: Request, token: str) -> dict[str, Any]:
+    state = request.app.state
+    try:  # which kind of token it says it is; the check proper comes after
+        typ = parse_compact(token, max_length=MAX_TOKEN).header.get("typ")
+    except (MalformedJWS, ValueError):
+        typ = None
+    with Session(state.read_engine) as session:
+        names = {p.code: p.name for p in agents_service.list_procedures(session)}
+        if typ == submissions_service.RECEIPT_TYP:
+            checked = submissions_service.check_receipt(
+                session, state.keyring, state.settings.public_url, token
+            )
+            c = checked.claims or {}
+            return {
+                "kind": "receipt",
+                "valid": checked.valid,
+                "reason": checked.reason,
+                "submission": c.get("jti"),
+                "filed_at": _at(c.get("iat")),
+                "procedure": c.get("procedure"),
+                "procedure_name": names.get(str(c.get("procedure")), ""),
+                "delegation": c.get("delegation"),
+                "act": c.get("act"),
+                "dossier_sha256": c.get("dossier_sha256"),
+                "status": checked.status,
+            }
+        result = delegation_service.verify(
+            session, state.keyring, state.delegation_config, token, utcnow()
+        )
+        c = result.claims or {}
+        return {
+            "kind": "delegation",
+            "valid": result.valid,
+            "status": result.status,
+            "reason": result.reason,
+            "delegation": c.get("jti"),
+            "procedures": [names.get(p, p) for p in c.get("procedures", [])]
+            if isinstance(c.get("procedures"), list)
+            else [],
+            "valid_until": _at(c.get("exp")),
+            "claims": json.dumps(c, ensure_ascii=False, indent=1) if c else None,
+        }
+
+
+def _at(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
