@@ -199,3 +199,47 @@ def test_held_delegations_are_found_by_name_or_pid(world: World, issuer: Any) ->
     assert sorted(found("")) == ["001199000111", "001199000222"]
     api = world.client.get("/v1/delegations", params={"q": "lan"}).json()
     assert [d["delegator"] for d in api] == ["001199000111"]
+
+
+def test_the_verify_page_tells_a_genuine_receipt_from_others(world: World) -> None:
+    d = grant(world.client, world.citizen, max_uses=2)
+    filed = world.client.post(
+        "/v1/submissions",
+        headers={**world.vnpost, "Idempotency-Key": "v1"},
+        json={
+            "delegation_token": d["token"],
+            "procedure": "1.001612",
+            "operator": "NV-01",
+            "dossier": {"a": 1},
+        },
+    ).json()
+    receipt = filed["receipt"]
+    world.client.cookies.clear()  # the verify page is public
+
+    def verdict(token: str) -> str:
+        page = world.client.post("/verify", data={"token": token})
+        assert page.status_code in (200, 422)
+        found = re.search(r'<h2 id="verdict"[^>]*>\s*(.*?)</h2>', page.text, re.S)
+        return " ".join(found.group(1).split()) if found else ""
+
+    assert verdict(receipt) == "Biên nhận hợp lệ"
+    page = world.client.post("/verify", data={"token": receipt}).text
+    assert filed["id"] in page and "NV-01 (do quầy tự khai)" in page
+
+    head, body, sig = receipt.split(".")
+    tampered = f"{head}.{body[:-4]}AAAA.{sig}"
+    assert verdict(tampered) == "Biên nhận không hợp lệ"
+    claims = world.client.app.state.keyring.verify(receipt, "receipt+jwt")
+    forged = world.client.app.state.keyring.sign(  # our key, but no such dossier was filed
+        {**claims, "jti": "sub_000000000000000000000000"}, "receipt+jwt"
+    )
+    assert verdict(forged) == "Biên nhận không hợp lệ"
+    elsewhere = world.client.app.state.keyring.sign(
+        {**claims, "iss": "https://elsewhere.example"}, "receipt+jwt"
+    )
+    assert verdict(elsewhere) == "Biên nhận không hợp lệ"
+    assert verdict(d["token"]) == "Ủy quyền hợp lệ"
+    world.client.post("/v1/delegations/" + d["id"] + "/revoke", headers=world.citizen)
+    assert verdict(d["token"]) == "Ủy quyền không hợp lệ"
+    assert verdict("not a token at all") == "Ủy quyền không hợp lệ"
+    assert verdict("") == "Không có gì để kiểm tra"
