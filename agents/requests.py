@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from agents.exceptions import (
-    NotForThisCitizen,
     RequestNotFound,
     RequestState,
     TooManyLookups,
@@ -192,23 +191,29 @@ def cancel(
     return r
 
 
-def lookup(
-    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
-) -> AuthorizationRequest:
-    """A request by its code, for a citizen; lookups are throttled per citizen so that nobody
-    can try codes (429 beyond about ten a minute)."""
+def _count_lookup(
+    session: Session, config: RequestConfig, principal: Principal, now: datetime
+) -> None:
+    """Every lookup by code counts against the citizen (one statement: the count after it)."""
     if principal.kind != "citizen":
         raise WrongCallerKind("requests are read by code by citizens")
-    keys = [f"lookup:{principal.subject}"]
-    try:
-        config.lookups.check(config.lookups.read(session, keys, now.timestamp()), now.timestamp())
+    ts = now.timestamp()
+    counts = config.lookups.fail(session, [f"lookup:{principal.subject}"], ts)
+    try:  # the count includes this lookup: the 11th of a window is refused
+        config.lookups.check({k: n - 1 for k, n in counts.items()}, ts)
     except Throttled as exc:
         raise TooManyLookups(
             f"too many codes looked up; try again in {exc.retry_after_s} s",
             retry_after_s=exc.retry_after_s,
         ) from None
-    config.lookups.fail(session, keys, now.timestamp())  # every lookup counts
-    session.commit()
+
+
+def _not_found(session: Session) -> RequestNotFound:
+    session.commit()  # a wrong code still counts against the citizen who tried it
+    return RequestNotFound("no authorization request with this code for you")
+
+
+def _by_code(session: Session, principal: Principal, code: str) -> AuthorizationRequest | None:
     found = (
         session.scalars(
             select(AuthorizationRequest).where(
@@ -221,7 +226,19 @@ def lookup(
     if found is None or (
         found.delegator_pid is not None and found.delegator_pid != principal.subject
     ):
-        raise RequestNotFound("no authorization request with this code for you")
+        return None
+    return found
+
+
+def lookup(
+    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
+) -> AuthorizationRequest:
+    """A request by its code, for a citizen; lookups are throttled per citizen so that nobody
+    can try codes (429 beyond about ten a minute)."""
+    _count_lookup(session, config, principal, now)
+    found = _by_code(session, principal, code)
+    if found is None:
+        raise _not_found(session)
     return found
 
 
@@ -244,6 +261,28 @@ def shown_to_citizen(session: Session, r: AuthorizationRequest) -> dict[str, Any
     }
 
 
+_REQUESTS = AuthorizationRequest.__table__  # type: ignore[attr-defined]
+# Approval claims the request by its code in one statement: pending, unexpired, for this citizen
+# (or anyone), and names the delegation about to be granted in the same transaction. Of two
+# concurrent approvals exactly one gets the row back.
+_CLAIM_BY_CODE = (
+    update(_REQUESTS)
+    .where(
+        _REQUESTS.c.code_hash == bindparam("b_hash"),
+        _REQUESTS.c.status == "pending",
+        _REQUESTS.c.expires_at > bindparam("b_now"),
+        or_(_REQUESTS.c.delegator_pid.is_(None), _REQUESTS.c.delegator_pid == bindparam("b_pid")),
+    )
+    .values(
+        status="approved",
+        decided_at=bindparam("b_now"),
+        decided_by=bindparam("b_pid"),
+        delegation_id=bindparam("b_delegation"),
+    )
+    .returning(*_REQUESTS.columns)
+)
+
+
 def approve(
     session: Session,
     config: RequestConfig,
@@ -255,16 +294,31 @@ def approve(
     now: datetime,
 ) -> Delegation:
     """The citizen approves: the request is claimed and the delegation granted, together."""
-    r = lookup(session, config, principal, code, now)
+    _count_lookup(session, config, principal, now)
     if principal.loa != 2:
+        if _by_code(session, principal, code) is None:
+            raise _not_found(session)
         raise InsufficientAssurance("approving needs a VNeID level-2 login")
-    if r.delegator_pid is not None and r.delegator_pid != principal.subject:
-        raise NotForThisCitizen("this request is for another citizen")
-    if not _claim(
-        session, col(AuthorizationRequest.id) == r.id, "approved", now, decided_by=principal.subject
-    ):
-        session.refresh(r)
-        _refuse_state(session, r, f"citizen:{principal.subject}", now)
+    delegation_id = delegation_service.new_delegation_id()
+    claimed = (
+        session.execute(
+            _CLAIM_BY_CODE,
+            {
+                "b_hash": _code_hash(code),
+                "b_now": now,
+                "b_pid": principal.subject,
+                "b_delegation": delegation_id,
+            },
+        ).first()
+        if len(code) == CODE_LENGTH
+        else None
+    )
+    if claimed is None:  # only now read the request, to say why
+        found = _by_code(session, principal, code)
+        if found is None:
+            raise _not_found(session)
+        _refuse_state(session, found, f"citizen:{principal.subject}", now)
+    r = AuthorizationRequest(**claimed._asdict())  # type: ignore[union-attr]
     terms = DelegationCreate.model_validate(
         {
             "delegate": {"type": "agent", "code": r.agent_code},
@@ -275,14 +329,8 @@ def approve(
         }
     )
     d = delegation_service.grant(
-        session, keyring, delegation_config, directory, principal, terms, now
+        session, keyring, delegation_config, directory, principal, terms, now, delegation_id
     )
-    session.execute(
-        update(AuthorizationRequest)
-        .where(col(AuthorizationRequest.id) == r.id)
-        .values(delegation_id=d.id)
-    )
-    session.refresh(r)
     _record(session, "approved", f"citizen:{principal.subject}", r, now, delegation=d.id)
     return d
 

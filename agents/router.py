@@ -360,6 +360,7 @@ def request_by_code(
 ) -> RequestForCitizen:
     """What is asked and by whom, for the citizen (lookups are throttled)."""
     r = requests.lookup(session, request.app.state.requests, principal, code, utcnow())
+    session.commit()  # the lookup counts against the citizen
     return _for_citizen(session, r, code)
 
 

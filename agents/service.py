@@ -187,14 +187,23 @@ def list_procedures(session: Session) -> list[Procedure]:
 class CatalogueDirectory:
     """The delegation domain's view of agents and the catalogue (delegation.ports.Directory)."""
 
+    def __init__(self) -> None:
+        # Procedures are added to the catalogue, never taken out: a code once seen stays known,
+        # so a grant usually needs no query for it. An unknown code is always looked up.
+        self._known_procedures: set[str] = set()
+
     def agent_status(self, session: Session, code: str) -> str | None:
-        agent = session.get(Agent, code) if len(code) <= 64 else None
-        return agent.status if agent else None
+        if len(code) > 64:
+            return None
+        return session.execute(select(Agent.status).where(col(Agent.code) == code)).scalar()
 
     def known_procedures(self, session: Session, codes: list[str]) -> set[str]:
-        if not codes:
-            return set()
-        return set(session.scalars(select(Procedure.code).where(col(Procedure.code).in_(codes))))
+        wanted = set(codes)
+        if wanted <= self._known_procedures:
+            return wanted
+        found = set(session.scalars(select(Procedure.code).where(col(Procedure.code).in_(codes))))
+        self._known_procedures |= found
+        return found
 
 
 # -- staff ---------------------------------------------------------------------------------------

@@ -38,7 +38,11 @@ TARGETS = {  # requests/s per server core
     "client-credentials grant": 1230,
     "token exchange": 500,
     "submission": 400,
+    "delegation grant": 400,
 }
+# A counter's request and the citizen's approval each cost at most this many plain grants.
+REQUEST_COST_TARGET = 1.5
+POSTGRES_ONLY_TARGETS = ("submission", "delegation grant")
 
 
 def _free_port() -> int:
@@ -125,7 +129,13 @@ def _server(tmp: Path, workers: int, database_url: str | None):  # type: ignore[
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("UYQUYEN_")}
     env.update(
-        UYQUYEN_ADMIN_TOKEN=ADMIN, UYQUYEN_DATA_DIR=str(tmp / "data"), UYQUYEN_PUBLIC_URL=base
+        UYQUYEN_ADMIN_TOKEN=ADMIN,
+        UYQUYEN_DATA_DIR=str(tmp / "data"),
+        UYQUYEN_PUBLIC_URL=base,
+        # The approval scenario needs thousands of open requests and one citizen approving many
+        # a minute: the limits that stop abuse would stop the measurement.
+        UYQUYEN_MAX_OPEN_REQUESTS="10000",
+        UYQUYEN_REQUEST_LOOKUPS_PER_MINUTE="10000",
     )
     if database_url:
         env["UYQUYEN_DATABASE_URL"] = database_url
@@ -212,6 +222,19 @@ async def _load(spec: dict[str, Any], duration: float, concurrency: int) -> dict
                             "dossier": {"n": i, "applicant": "Trần Thị B"},
                         },
                     )
+                elif kind == "request":
+                    call = client.post(
+                        "/v1/authorization-requests",
+                        json=spec["body"],
+                        headers=spec["counters"][i % len(spec["counters"])],
+                    )
+                elif kind == "approve":
+                    if i >= len(spec["codes"]):
+                        return
+                    call = client.post(
+                        f"/v1/authorization-requests/by-code/{spec['codes'][i]}/approve",
+                        headers=spec["citizens"][i % len(spec["citizens"])],
+                    )
                 else:
                     call = client.post("/v1/delegations/verify", json={"token": spec["token"]})
                 start = time.perf_counter()
@@ -268,6 +291,9 @@ request = function()
   end
 end
 """
+
+
+_WRK_KINDS = ("exchange", "client", "grant", "submit", "verify")
 
 
 def _run_wrk(
@@ -357,7 +383,7 @@ def _run_load(
     import shutil
 
     with _MachineCpu() as machine:
-        if shutil.which("wrk") and shutil.which("taskset"):
+        if spec["kind"] in _WRK_KINDS and shutil.which("wrk") and shutil.which("taskset"):
             result = _run_wrk(spec, duration, concurrency, pids)
         else:
             ctx = multiprocessing.get_context("spawn")
@@ -375,7 +401,7 @@ def _run_load(
 
 
 # -- setting up a scenario -------------------------------------------------------------------
-def _setup(base: str, data_dir: Path, requests: int) -> dict[str, Any]:
+def _setup(base: str, data_dir: Path, requests: int, approvals: int) -> dict[str, Any]:
     from identity.dev_provider import DevVneidProvider
 
     admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -417,6 +443,43 @@ def _setup(base: str, data_dir: Path, requests: int) -> dict[str, Any]:
         for _ in range(spread)
     ]
     tokens = [provider.mint(f"0010990{n:05d}", 2) for n in range(requests)]
+    # Counters asking and citizens approving: 32 counters take turns (each has a handful of
+    # open requests, as at a real counter), 16 citizens approve requests made beforehand.
+    counters = []
+    for _ in range(32):
+        made = httpx.post(
+            f"{base}/v1/agents/VNPOST/counters",
+            headers=admin,
+            json={"name": "Quầy", "ward_code": "09552"},
+        ).json()
+        issued = httpx.post(
+            f"{base}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(made["client_id"], made["client_secret"]),
+        ).json()
+        counters.append({"Authorization": f"Bearer {issued['access_token']}"})
+    request_body = {
+        "procedures": ["1.001612"],
+        "max_uses": 1,
+        "valid_until": until,
+        "purpose": "Nộp hồ sơ cấp phiếu lý lịch tư pháp",
+    }
+    citizens = []
+    for n in range(16):
+        exchanged = httpx.post(
+            f"{base}/oauth/token",
+            data={**EXCHANGE, "subject_token": provider.mint(f"0012990{n:05d}", 2)},
+        ).json()
+        citizens.append({"Authorization": f"Bearer {exchanged['access_token']}"})
+    with httpx.Client(base_url=base) as client:
+        codes = [
+            client.post(
+                "/v1/authorization-requests",
+                headers=counters[n % len(counters)],
+                json=request_body,
+            ).json()["code"]
+            for n in range(approvals)
+        ]
     return {
         "token exchange": {"kind": "exchange", "tokens": tokens},
         "client-credentials grant": {
@@ -435,6 +498,16 @@ def _setup(base: str, data_dir: Path, requests: int) -> dict[str, Any]:
             "headers": counter_h,
         },
         "delegation verify": {"kind": "verify", "token": delegations[0]},
+        "authorization request create": {
+            "kind": "request",
+            "body": request_body,
+            "counters": counters,
+        },
+        "authorization request approve": {
+            "kind": "approve",
+            "codes": codes,
+            "citizens": citizens,
+        },
     }
 
 
@@ -485,7 +558,12 @@ def run(quick: bool, seconds: float | None = None) -> list[Row]:
                     if workers == 1 and len(os.sched_getaffinity(0)) > 1:
                         for pid in pids:
                             os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
-                    scenarios = _setup(base, data_dir, int((duration + warmup) * 4000))
+                    scenarios = _setup(
+                        base,
+                        data_dir,
+                        int((duration + warmup) * 4000),
+                        int((duration + warmup) * 500),
+                    )
                     for name, spec in scenarios.items():
                         # A warm-up pass first, not counted: caches fill (SQLAlchemy's compiled
                         # statements, psycopg's prepared statements after 5 uses, the pool,
@@ -493,12 +571,13 @@ def run(quick: bool, seconds: float | None = None) -> list[Row]:
                         # 20-40 % slower than the rest of its life. Single-use inputs (ID
                         # tokens, idempotency keys) are split between the passes.
                         warm, measured = dict(spec), dict(spec)
-                        if "tokens" in spec:
-                            cut = len(spec["tokens"]) // 3
-                            warm["tokens"], measured["tokens"] = (
-                                spec["tokens"][:cut],
-                                spec["tokens"][cut:],
-                            )
+                        for single_use in ("tokens", "codes"):
+                            if single_use in spec:
+                                cut = len(spec[single_use]) // 3
+                                warm[single_use], measured[single_use] = (
+                                    spec[single_use][:cut],
+                                    spec[single_use][cut:],
+                                )
                         warm["tag"], measured["tag"] = "warm", "run"
                         conns = per_worker * workers
                         _run_load({**warm, "base": base}, warmup, conns, pids)
@@ -510,8 +589,8 @@ def run(quick: bool, seconds: float | None = None) -> list[Row]:
                         busy[(name, backend, workers)] = r["machine_busy"]
                         per_core_rate[(name, backend, workers)] = per_core
                         target = TARGETS.get(name)
-                        if name == "submission" and backend != "PostgreSQL":
-                            target = None  # the submission target is stated for PostgreSQL
+                        if name in POSTGRES_ONLY_TARGETS and backend != "PostgreSQL":
+                            target = None  # these targets are stated for PostgreSQL
                         met = None
                         if target:
                             met = per_core >= target and r["errors"] == 0
@@ -534,6 +613,25 @@ def run(quick: bool, seconds: float | None = None) -> list[Row]:
             finally:
                 if db:
                     db.__exit__(None, None, None)
+    for backend, workers in configs:
+        grant_rate = per_core_rate.get(("delegation grant", backend, workers))
+        for name in ("authorization request create", "authorization request approve"):
+            rate = per_core_rate.get((name, backend, workers))
+            if grant_rate and rate:
+                cost = grant_rate / rate  # CPU per request, in plain grants of the same run
+                rows.append(
+                    Row(
+                        f"http {backend} {workers}w",
+                        f"{name}: CPU cost / a delegation grant's",
+                        cost,
+                        "x",
+                        "",
+                        "delegation grant, same run",
+                        cost,
+                        f"<= {REQUEST_COST_TARGET}x",
+                        cost <= REQUEST_COST_TARGET,
+                    )
+                )
     two = [b for b, w in configs if w == 2]
     if two:
         backend = two[0]

@@ -50,5 +50,4 @@ class StatusList(SQLModel, table=True):
     __tablename__ = "status_lists"
 
     n: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    allocated: int = 0
     version: int = 0

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from audit import service as audit
 from core.auth import Principal, WrongCallerKind
-from core.db import UTCDateTime
+from core.db import InsertIfAbsent, UTCDateTime
 from core.text import search_key
 from delegation import status_list
 from delegation.exceptions import (
@@ -210,6 +211,10 @@ def check_terms(
     return procedures, valid_from, valid_until
 
 
+def new_delegation_id() -> str:
+    return "dlg_" + secrets.token_hex(12)
+
+
 def grant(
     session: Session,
     keyring: Keyring,
@@ -218,7 +223,11 @@ def grant(
     principal: Principal,
     data: DelegationCreate,
     now: datetime,
+    delegation_id: str | None = None,
 ) -> Delegation:
+    """A citizen's delegation, checked, signed and stored (not yet committed). `delegation_id`
+    lets a caller name it beforehand (an approved request records it in the same statement
+    that claims the request)."""
     if principal.kind != "citizen":
         raise WrongCallerKind("only a citizen can grant a delegation")
     if principal.loa != 2:
@@ -250,7 +259,7 @@ def grant(
         now,
     )
     d = Delegation(
-        id="dlg_" + secrets.token_hex(12),
+        id=delegation_id or new_delegation_id(),
         delegator_pid=principal.subject,
         delegator_name=principal.name,
         delegator_name_key=search_key(principal.name)[:200] if principal.name else None,
@@ -268,11 +277,9 @@ def grant(
         token="",
         created_at=now,
     )
-    _place_in_status_list(session, d)
+    _insert_in_status_list(session, keyring, config, d, now)
     if d.state == "pending":
         _bump_list(session, d.status_list_n)  # its entry reads PENDING, not the default VALID
-    d.token = keyring.sign(_token_claims(d, config, now), DELEGATION_TYP)
-    session.flush()
     _record(
         session,
         "delegation.granted",
@@ -334,29 +341,74 @@ def _token_claims(d: Delegation, config: DelegationConfig, now: datetime) -> dic
     }
 
 
-def _place_in_status_list(session: Session, d: Delegation) -> None:
-    latest = select(col(StatusList.n)).order_by(col(StatusList.n).desc()).limit(1).scalar_subquery()
-    n, allocated = session.execute(
-        update(StatusList)
-        .where(col(StatusList.n) == latest)
-        .values(allocated=StatusList.allocated + 1)
-        .returning(col(StatusList.n), col(StatusList.allocated))
-    ).one()
-    if allocated >= LIST_FILL:  # open the next list for later grants (another may beat us)
-        try:
-            with session.begin_nested():
-                session.execute(insert(StatusList).values(n=n + 1, allocated=0, version=0))
-        except IntegrityError:
-            pass
+_DELEGATIONS = Delegation.__table__  # type: ignore[attr-defined]
+# One statement per grant: the row, at a random free index of the current list, or nothing if
+# that index is taken (then another is drawn). No savepoint, no ORM flush.
+_INSERT_DELEGATION = InsertIfAbsent(
+    _DELEGATIONS,
+    _DELEGATIONS.c.id,
+    **{column.name: bindparam(f"d_{column.name}") for column in _DELEGATIONS.columns},
+)
+LIST_CHECK_EVERY = 256  # grants between two looks at how full the current list is
+
+
+class _ListCursor:
+    """Which status list this process grants into. Counting on a shared row would make every
+    grant in every process wait for the previous one's commit; instead each process looks, every
+    LIST_CHECK_EVERY grants, at how full the newest list is, and opens the next one when it is
+    half full. Processes may overshoot the fill a little before they look again; the unique
+    (list, index) constraint keeps every index to one delegation whatever happens."""
+
+    def __init__(self) -> None:
+        self.n: int | None = None
+        self.since_check = 0
+        self.lock = threading.Lock()
+
+    def current(self, session: Session) -> int:
+        with self.lock:
+            if self.n is not None and self.since_check < LIST_CHECK_EVERY:
+                self.since_check += 1
+                return self.n
+        n = session.scalar(select(func.max(StatusList.n))) or 1
+        used = session.scalar(
+            select(func.count()).select_from(Delegation).where(col(Delegation.status_list_n) == n)
+        )
+        if (used or 0) >= LIST_FILL:  # open the next list (another process may beat us)
+            _OPEN_LIST(session, {"b_n": n + 1})
+            n += 1
+        with self.lock:
+            self.n, self.since_check = n, 1
+        return n
+
+
+_OPEN_LIST = InsertIfAbsent(
+    StatusList.__table__,  # type: ignore[attr-defined]
+    StatusList.__table__.c.n,  # type: ignore[attr-defined]
+    n=bindparam("b_n"),
+    version=0,
+)
+_CURSORS: weakref.WeakKeyDictionary[Engine, _ListCursor] = weakref.WeakKeyDictionary()
+_CURSORS_LOCK = threading.Lock()
+
+
+def _cursor(session: Session) -> _ListCursor:
+    engine = session.get_bind().engine  # type: ignore[union-attr]
+    with _CURSORS_LOCK:
+        return _CURSORS.setdefault(engine, _ListCursor())
+
+
+def _insert_in_status_list(
+    session: Session, keyring: Keyring, config: DelegationConfig, d: Delegation, now: datetime
+) -> None:
+    """Insert the delegation at a random free index of the current status list, with its token
+    (which names that index) signed before the row is written."""
+    d.status_list_n = _cursor(session).current(session)
     for _ in range(32):
-        d.status_list_n, d.status_list_idx = n, secrets.randbelow(LIST_SIZE)
-        try:
-            with session.begin_nested():
-                session.add(d)
+        d.status_list_idx = secrets.randbelow(LIST_SIZE)
+        d.token = keyring.sign(_token_claims(d, config, now), DELEGATION_TYP)
+        row = {f"d_{c.name}": getattr(d, c.name) for c in _DELEGATIONS.columns}
+        if _INSERT_DELEGATION(session, row):
             return
-        except IntegrityError:
-            if d in session:
-                session.expunge(d)
     raise RuntimeError("could not find a free status-list index")
 
 

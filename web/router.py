@@ -508,6 +508,7 @@ async def approval_page(request: Request, code: str) -> Response:
                 "staff_code": r.staff_code,
                 **requests_service.shown_to_citizen(session, r),
             }
+            session.commit()  # the lookup counts against the citizen
             return shown, requests_service.status_of(r, utcnow())
 
     try:

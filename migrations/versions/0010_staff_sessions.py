@@ -1,5 +1,7 @@
 """Staff sessions (a browser session acting for a counter) and the delegator's name on a
-delegation, so that a counter can find the delegations it holds by the citizen's name.
+delegation, so that a counter can find the delegations it holds by the citizen's name. Status
+lists no longer count their entries in a shared row (every grant waited on it): the count is
+read from the delegations when needed.
 
 Revision ID: 0010
 Revises: 0009
@@ -26,9 +28,15 @@ def upgrade() -> None:
     with op.batch_alter_table("delegations") as batch:
         batch.add_column(sa.Column("delegator_name", sa.String(200), nullable=True))
         batch.add_column(sa.Column("delegator_name_key", sa.String(200), nullable=True))
+    with op.batch_alter_table("status_lists") as batch:
+        batch.drop_column("allocated")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("status_lists") as batch:
+        batch.add_column(
+            sa.Column("allocated", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
     with op.batch_alter_table("delegations") as batch:
         batch.drop_column("delegator_name_key")
         batch.drop_column("delegator_name")

@@ -47,7 +47,7 @@ def test_a_list_published_for_another_uri_proves_nothing(world: World) -> None:
     uri, _ = ref(revoked)
     # A second, genuine list of the service's, in which every entry is 0 (valid).
     with w.client.app.state.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO status_lists (n, allocated, version) VALUES (77, 0, 0)"))
+        conn.execute(sa.text("INSERT INTO status_lists (n, version) VALUES (77, 0)"))
     other = list_token(w, f"{ISSUER}/v1/status-lists/77")
     swapped = verify_offline(revoked["token"], jwks(w), {uri: other}, issuer=ISSUER)
     assert not swapped.valid and swapped.status == "unknown" and "another URI" in swapped.reason

@@ -77,6 +77,26 @@ def test_conditional_get(world: World) -> None:
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
 
 
+def test_a_half_full_list_is_closed_and_grants_move_to_the_next(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lists hold at most half their entries (so random indexes rarely collide); when the
+    newest is that full, grants go to a new one. Shrunk here to a fill of 3, checked every
+    grant, so that the move happens within a few grants."""
+    from delegation import service
+
+    monkeypatch.setattr(service, "LIST_FILL", 3)
+    monkeypatch.setattr(service, "LIST_CHECK_EVERY", 1)
+    granted = [grant(world.client, world.citizen) for _ in range(8)]
+    places = [ref(d) for d in granted]
+    lists = [int(uri.rsplit("/", 1)[1]) for uri, _ in places]
+    assert lists == sorted(lists) and len(set(places)) == len(places)
+    assert {n: lists.count(n) for n in set(lists)} == {1: 3, 2: 3, 3: 2}
+    for d, (uri, idx) in zip(granted, places, strict=True):
+        world.client.post(f"/v1/delegations/{d['id']}/revoke", headers=world.citizen)
+        assert entry(fetch_list(world, uri)[1]["status_list"]["lst"], idx) == 1
+
+
 def test_unknown_list(world: World) -> None:
     for n in ("999", "0", "-1", "abc"):
         resp = world.client.get(f"/v1/status-lists/{n}")

@@ -19,7 +19,7 @@ def translated() -> set[str]:
     return {
         (m.id if isinstance(m.id, str) else m.id[0])
         for m in catalog
-        if m.id and (m.string if isinstance(m.string, str) else all(m.string))
+        if m.id and (m.string if isinstance(m.string, str) else all(m.string or [""]))
     }
 
 
