@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--only inproc,pdf,http,hostile,pages] [--http-seconds S] [--json PATH]"""
+"""python -m benchmarks [--quick] [--only inproc,pdf,http,hostile,pages,counter] [--http-seconds S] [--json PATH]"""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a one-minute pass")
     parser.add_argument(
-        "--only", default="inproc,pdf,http,hostile,pages", help="comma-separated groups"
+        "--only", default="inproc,pdf,http,hostile,pages,counter", help="comma-separated groups"
     )
     parser.add_argument(
         "--http-seconds", type=float, help="load per HTTP row (default 2 with --quick, else 8)"
@@ -47,6 +47,10 @@ def main() -> int:
         from benchmarks import pages
 
         rows += pages.run(args.quick)
+    if "counter" in groups:
+        from benchmarks import counter
+
+        rows += counter.run(args.quick)
     print_table(rows)
     missed = [r for r in rows if r.met is False]
     print(

@@ -286,6 +286,7 @@ async def show_request(request: Request, request_id: str) -> Response:
         r=r,
         qr=qr_svg(r["approve_url"]) if r["status"] == "pending" else None,
         status_label=REQUEST_STATES.get(r["status"], r["status"]),
+        labels=REQUEST_STATES,  # for the page to follow the request without a reload
     )
 
 

@@ -139,6 +139,7 @@ def test_the_counter_story_in_two_browsers(
     expect(clerk.locator("#request-status")).to_have_text(
         "Đã đồng ý: ủy quyền đã sẵn sàng", timeout=5000
     )
+    expect(clerk.locator(".bigqr")).to_be_hidden()  # the code is spent: nobody scans it again
     clerk.screenshot(path=str(SCREENSHOTS / "counter-request-approved-desktop.png"))
 
     # She files a dossier; an impatient double click files it once.

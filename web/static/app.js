@@ -89,21 +89,35 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // The counter's request screen: it follows the request by itself (a poll every half second
-// while the screen is visible) and shows the new state the moment the citizen decides.
+// while the screen is visible) and shows the new state the moment the citizen decides: the
+// status line (a live region, so a screen reader says it) changes in place, the QR code goes,
+// and after an approval the way to file a dossier appears.
 const POLL_MS = 500;
 document.addEventListener("DOMContentLoaded", () => {
   const screen = document.querySelector("[data-poll]");
   if (!screen || screen.dataset.status !== "pending") return;
+  const status = document.getElementById("request-status");
+  const show = (now) => {
+    status.textContent = status.getAttribute(`data-label-${now.status}`) || now.status;
+    status.className = `status status-${now.status}`;
+    screen.dataset.status = now.status;
+    for (const id of ["while-pending", "cancel-form"]) {
+      const element = document.getElementById(id);
+      if (element) element.hidden = true;
+    }
+    const file = document.getElementById("file-now");
+    if (now.status === "approved" && now.delegation_id && file) {
+      file.href = `/counter/delegations/${encodeURIComponent(now.delegation_id)}`;
+      file.parentElement.hidden = false;
+    }
+  };
   const poll = async () => {
     if (!document.hidden) {
       try {
         const r = await fetch(screen.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } });
         if (r.ok) {
           const now = await r.json();
-          if (now.status !== screen.dataset.status) {
-            location.reload();  // the server renders the new state (and what to do next)
-            return;
-          }
+          if (now.status !== "pending") { show(now); return; }
         }
       } catch (error) { /* offline for a moment: the next poll tries again */ }
     }
