@@ -91,6 +91,48 @@ M = [
         "            return next(iter(keys.values()), None)",
         "tests/identity/test_issuer_keys.py",
     ),
+    (
+        "24a approve a request bound to another",
+        "agents/requests.py",
+        '        or_(_REQUESTS.c.delegator_pid.is_(None), _REQUESTS.c.delegator_pid == bindparam("b_pid")),',
+        '        _REQUESTS.c.id.is_not(None),',
+        "tests/agents/test_authorization_requests.py",
+    ),
+    (
+        "24b approve after expiry",
+        "agents/requests.py",
+        '        _REQUESTS.c.expires_at > bindparam("b_now"),',
+        '        _REQUESTS.c.id.is_not(None),',
+        "tests/agents/test_authorization_requests.py",
+    ),
+    (
+        "25a deactivated clerk's session",
+        "identity/callers.py",
+        "            if not self.staff_active(principal):  # deactivation ends the staff session at once",
+        "            if False:",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
+        "25b clerk at a foreign counter",
+        "identity/browser.py",
+        "                    if p.kind == kind and (kind == \"agency\" or p.counter_id == counter_id)",
+        "                    if True",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
+        "25c staff login level",
+        "web/counter.py",
+        "    if me is None or me.kind != \"citizen\" or (me.loa or 0) < STAFF_LOGIN_LEVEL:",
+        "    if me is None or me.kind != \"citizen\":",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
+        "26 forged receipt at /verify",
+        "agents/submissions.py",
+        "    if s is None or s.receipt != token.strip():",
+        "    if False:",
+        "tests/web/test_counter_pages.py",
+    ),
 ]
 only = sys.argv[1:]
 for name, path, old, new, test in M:
