@@ -95,14 +95,14 @@ M = [
         "24a approve a request bound to another",
         "agents/requests.py",
         '        or_(_REQUESTS.c.delegator_pid.is_(None), _REQUESTS.c.delegator_pid == bindparam("b_pid")),',
-        '        _REQUESTS.c.id.is_not(None),',
+        "        _REQUESTS.c.id.is_not(None),",
         "tests/agents/test_authorization_requests.py",
     ),
     (
         "24b approve after expiry",
         "agents/requests.py",
         '        _REQUESTS.c.expires_at > bindparam("b_now"),',
-        '        _REQUESTS.c.id.is_not(None),',
+        "        _REQUESTS.c.id.is_not(None),",
         "tests/agents/test_authorization_requests.py",
     ),
     (
@@ -115,15 +115,15 @@ M = [
     (
         "25b clerk at a foreign counter",
         "identity/browser.py",
-        "                    if p.kind == kind and (kind == \"agency\" or p.counter_id == counter_id)",
+        '                    if p.kind == kind and (kind == "agency" or p.counter_id == counter_id)',
         "                    if True",
         "tests/web/test_counter_pages.py",
     ),
     (
         "25c staff login level",
         "web/counter.py",
-        "    if me is None or me.kind != \"citizen\" or (me.loa or 0) < STAFF_LOGIN_LEVEL:",
-        "    if me is None or me.kind != \"citizen\":",
+        '    if me is None or me.kind != "citizen" or (me.loa or 0) < STAFF_LOGIN_LEVEL:',
+        '    if me is None or me.kind != "citizen":',
         "tests/web/test_counter_pages.py",
     ),
     (
