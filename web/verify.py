@@ -17,6 +17,7 @@ from agents import service as agents_service
 from agents import submissions as submissions_service
 from core.auth import session_principal
 from core.clock import utcnow
+from core.errors import AppError
 from delegation import service as delegation_service
 from signing.jws import MalformedJWS, parse_compact
 from web.pages import render
@@ -58,6 +59,15 @@ def _check(request: Request, token: str) -> dict[str, Any]:
                 session, state.keyring, state.settings.public_url, token
             )
             c = checked.claims or {}
+            act = c.get("act") if isinstance(c.get("act"), dict) else None
+            counter_name = None
+            if act and isinstance(act.get("counter"), str):
+                try:
+                    counter = agents_service.get_counter(session, act["counter"])
+                    agent = agents_service.get_agent(session, counter.agent_code)
+                    counter_name = f"{agent.name}: {counter.name} ({counter.ward_code})"
+                except AppError:  # a counter since removed: its id is what the receipt says
+                    counter_name = None
             return {
                 "kind": "receipt",
                 "valid": checked.valid,
@@ -67,7 +77,8 @@ def _check(request: Request, token: str) -> dict[str, Any]:
                 "procedure": c.get("procedure"),
                 "procedure_name": names.get(str(c.get("procedure")), ""),
                 "delegation": c.get("delegation"),
-                "act": c.get("act"),
+                "act": act,
+                "counter_name": counter_name,
                 "dossier_sha256": c.get("dossier_sha256"),
                 "status": checked.status,
             }

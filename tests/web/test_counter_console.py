@@ -191,6 +191,7 @@ def test_the_counter_story_in_two_browsers(
     expect(verifier.get_by_role("heading", level=2)).to_have_text("Biên nhận hợp lệ")
     report = verifier.locator(".report").inner_text()
     assert submission_id in report and "NV-0042" in report and "đã xác thực bằng VNeID" in report
+    assert "Bưu điện Việt Nam: Bưu cục Cầu Giấy" in report
     assert "#receipt" not in verifier.url  # the receipt never went into an address bar's history
     check_page(verifier, "verify-receipt")
 
