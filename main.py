@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.router import router as signing_router
     from signing.sandbox import SANDBOX
     from signing.service import SigningService
+    from web.agency import router as agency_router
     from web.counter import router as counter_router
     from web.pages import HERE as WEB_HERE
     from web.pages import SecurityHeaders, error_page
@@ -253,13 +254,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(
         UploadsPerSender,
-        prefixes=("/v1/signatures/", "/v1/submissions/"),
+        prefixes=("/v1/signatures/", "/v1/submissions/", "/agency/submissions/"),
         limit=settings.pdf_per_sender,
     )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=2 * 1024 * 1024,
-        per_path={"/v1/signatures/": upload_cap, "/v1/submissions/": upload_cap},
+        per_path={
+            "/v1/signatures/": upload_cap,
+            "/v1/submissions/": upload_cap,
+            "/agency/submissions/": upload_cap,
+        },
     )
     app.state.metrics = metrics = Metrics()
     _process_gauges(metrics, app)
@@ -312,6 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The pages last: their paths (/, /app) are the least busy.
     app.include_router(web_router)
     app.include_router(counter_router)
+    app.include_router(agency_router)
     app.include_router(verify_router)
     app.state.error_page = error_page
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")

@@ -115,8 +115,8 @@ M = [
     (
         "25b clerk at a foreign counter",
         "identity/browser.py",
-        '                    if p.kind == kind and (kind == "agency" or p.counter_id == counter_id)',
-        "                    if True",
+        '                    and (p.counter_id if kind == "agent" else p.owner_code) == where',
+        "                    and True",
         "tests/web/test_counter_pages.py",
     ),
     (

@@ -132,3 +132,7 @@ class InvalidStaff(Unprocessable):
 
 class OperatorMismatch(Unprocessable):
     code, title = "operator_mismatch", "operator is not the logged-in staff member"
+
+
+class ResultFileRequired(Unprocessable):
+    code, title = "file_required", "No file in the upload"

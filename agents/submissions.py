@@ -327,15 +327,25 @@ def get_visible(session: Session, principal: Principal, submission_id: str) -> S
 
 
 def agency_inbox(
-    session: Session, principal: Principal, status: str, limit: int, after: str | None = None
+    session: Session,
+    principal: Principal,
+    status: str,
+    limit: int,
+    after: str | None = None,
+    query: str | None = None,
 ) -> list[Submission]:
     """One page of the agency's inbox, oldest first; `after` is the last id of the page before
-    (a cursor: a page never repeats or skips a row, whatever arrives meanwhile)."""
+    (a cursor: a page never repeats or skips a row, whatever arrives meanwhile). `query` finds a
+    submission by its id, or the submissions of a procedure by its code."""
     if principal.kind != "agency":
         raise WrongCallerKind("the inbox is for agencies")
     stmt = select(Submission).where(
         col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status
     )
+    if query:
+        stmt = stmt.where(
+            (col(Submission.id) == query.strip()) | (col(Submission.procedure) == query.strip())
+        )
     if after is not None:
         previous = session.get(Submission, after) if len(after) <= 40 else None
         if previous is None or previous.agency_code != principal.agency_code:

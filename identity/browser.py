@@ -264,12 +264,16 @@ class BrowserLogins:
         )
 
     def work_at(
-        self, session_id: str, staff: StaffDirectory, place: tuple[str, str | None], now: datetime
+        self,
+        session_id: str,
+        staff: StaffDirectory,
+        place: tuple[str, str | None],
+        now: datetime,
     ) -> StaffPlace:
         """The logged-in person starts working at a counter (kind "agent", the counter id) or an
-        agency (kind "agency", None): the session then acts for it in their name. Refused
+        agency (kind "agency", its code): the session then acts for it in their name. Refused
         unless they are active staff there now, whatever the page asked for."""
-        kind, counter_id = place
+        kind, where = place
         with Session(self.engine) as session:
             found = session.get(WebSession, _hash(session_id)) if len(session_id) <= 128 else None
             if found is None or found.ended_at is not None:
@@ -278,7 +282,8 @@ class BrowserLogins:
                 (
                     p
                     for p in staff.places(session, found.pid)
-                    if p.kind == kind and (kind == "agency" or p.counter_id == counter_id)
+                    if p.kind == kind
+                    and (p.counter_id if kind == "agent" else p.owner_code) == where
                 ),
                 None,
             )

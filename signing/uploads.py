@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile  # FastAPI's is a subclass: both fit
 
 from signing.exceptions import EmptyFile, FileTooLarge, NotAPdf
 

@@ -83,7 +83,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
-BROWSER_PATHS = ("/app", "/login", "/auth/", "/logout", "/r/", "/counter", "/verify")
+BROWSER_PATHS = ("/app", "/login", "/auth/", "/logout", "/r/", "/counter", "/agency", "/verify")
 # What a person reads for the errors a browser meets (msgids of web/translations).
 ERROR_TEXTS = {
     "login_failed": (

