@@ -254,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(
         UploadsPerSender,
-        prefixes=("/v1/signatures/", "/v1/submissions/", "/agency/submissions/"),
+        prefixes=("/v1/signatures/", "/v1/submissions/", "/agency/submissions/", "/verify/"),
         limit=settings.pdf_per_sender,
     )
     app.add_middleware(
@@ -264,6 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "/v1/signatures/": upload_cap,
             "/v1/submissions/": upload_cap,
             "/agency/submissions/": upload_cap,
+            "/verify/": upload_cap,
         },
     )
     app.state.metrics = metrics = Metrics()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
+from starlette.datastructures import UploadFile
 
 from agents import service as agents_service
 from agents import submissions as submissions_service
@@ -19,7 +20,9 @@ from core.auth import session_principal
 from core.clock import utcnow
 from core.errors import AppError
 from delegation import service as delegation_service
+from signing.exceptions import NotAPdf
 from signing.jws import MalformedJWS, parse_compact
+from signing.uploads import checked_pdf
 from web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -102,3 +105,32 @@ def _check(request: Request, token: str) -> dict[str, Any]:
 
 def _at(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
+
+
+@router.post("/verify/pdf", response_class=HTMLResponse)
+async def verify_pdf(request: Request) -> Response:
+    """A dropped PDF, checked by the same verifier as the API, in the same sandbox (one upload
+    in flight per address, size-capped, parsed in a worker process with a deadline)."""
+    me = await session_principal(request)
+    state = request.app.state
+    sender = request.client.host if request.client else "unknown"
+    async with request.form() as form:
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, UploadFile):
+                raise NotAPdf("choose a PDF file")
+            pdf = checked_pdf(upload, state.settings.max_upload_bytes)
+            signatures = await run_in_threadpool(
+                state.signing.verify_upload, pdf, client=f"address:{sender}"
+            )
+        except AppError as exc:
+            pdf_report = {"valid": False, "problem": exc.detail or exc.title, "signatures": []}
+            return render(
+                request, "verify.html", exc.status, me=me, token="", pdf_report=pdf_report
+            )
+    pdf_report = {
+        "valid": bool(signatures) and all(sig["valid"] for sig in signatures),
+        "signatures": signatures,
+        "name": upload.filename,
+    }
+    return render(request, "verify.html", me=me, token="", pdf_report=pdf_report)

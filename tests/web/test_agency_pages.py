@@ -29,6 +29,7 @@ from tests.web.test_citizen_pages import SIZES, check_page
 from tests.web.test_counter_console import vneid_login
 
 pytestmark = pytest.mark.slow
+ATTACKS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdf-attacks"
 CLERK_PID, CLERK_NAME = "001077654321", "Phạm Minh Đức"
 
 
@@ -101,6 +102,22 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     ).json()
     assert report["valid"] is True and report["signatures"][0]["trusted"] is True
     check_page(page, "agency-answered")
+
+    # Anyone drops the signed result on the public verify page; a manipulated one is refused.
+    verifier = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    verifier.goto(f"{base}/verify")
+    verifier.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(download.value.path())
+    verifier.get_by_role("button", name="Kiểm tra văn bản").click()
+    expect(verifier.locator("#pdf-verdict")).to_have_text("Văn bản ký số hợp lệ và còn nguyên vẹn")
+    expect(verifier.locator(".report")).to_contain_text("Sở Tư pháp")
+    check_page(verifier, "verify-pdf")
+    verifier.goto(f"{base}/verify")
+    verifier.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(
+        str(ATTACKS / "hide-and-replace-v1-manipulated.pdf")
+    )
+    verifier.get_by_role("button", name="Kiểm tra văn bản").click()
+    expect(verifier.locator("#pdf-verdict")).to_have_text("Chữ ký số của văn bản không hợp lệ")
+    verifier.context.close()
 
     page.goto(f"{base}/agency?status=completed")
     expect(page.get_by_role("link", name=filed["id"])).to_be_visible()
