@@ -128,6 +128,11 @@ async def verify_pdf(request: Request) -> Response:
             return render(
                 request, "verify.html", exc.status, me=me, token="", pdf_report=pdf_report
             )
+    for sig in signatures:  # shown in Hanoi's time, as every date on these pages
+        try:
+            sig["signed_at"] = datetime.fromisoformat(str(sig.get("signed_at")))
+        except ValueError:
+            sig["signed_at"] = None
     pdf_report = {
         "valid": bool(signatures) and all(sig["valid"] for sig in signatures),
         "signatures": signatures,
