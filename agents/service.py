@@ -71,6 +71,17 @@ def get_counter(session: Session, counter_id: str) -> Counter:
     return counter
 
 
+def counter_label(session: Session, counter_id: str) -> str | None:
+    """How a person reads a counter: "Bưu điện Việt Nam: Bưu cục Cầu Giấy (00166)"; None for
+    a counter this service does not know (any more)."""
+    row = session.execute(
+        select(Agent.name, Counter.name, Counter.ward_code)
+        .join(Agent, col(Agent.code) == col(Counter.agent_code))
+        .where(col(Counter.id) == counter_id)
+    ).first()
+    return f"{row[0]}: {row[1]} ({row[2]})" if row else None
+
+
 def get_agency(session: Session, code: str) -> Agency:
     agency = session.get(Agency, code) if len(code) <= 64 else None
     if agency is None:

@@ -138,7 +138,11 @@ def get_visible(session: Session, principal: Principal, delegation_id: str) -> D
 
 
 def list_visible(
-    session: Session, principal: Principal, role: str, query: str | None = None
+    session: Session,
+    principal: Principal,
+    role: str,
+    query: str | None = None,
+    limit: int = 500,
 ) -> list[Delegation]:
     """The caller's delegations, newest first. An agent counter may look one up by the
     citizen's PID or by part of their name, typed with or without diacritics."""
@@ -164,7 +168,7 @@ def list_visible(
             stmt = stmt.where(col(Delegation.delegator_pid) == principal.subject)
     else:
         raise WrongCallerKind("delegations are listed for citizens and agent counters")
-    return list(session.scalars(stmt.limit(500)))
+    return list(session.scalars(stmt.limit(limit)))
 
 
 # -- granting --------------------------------------------------------------------------------

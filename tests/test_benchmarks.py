@@ -12,6 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_group(tmp_path: Path, group: str, timeout: int = 600) -> dict[str, dict]:
+    """`python -m benchmarks --quick --only <group>`: it must succeed; its rows by name."""
+    out = tmp_path / f"{group}.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", group, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+
+
 @pytest.mark.slow
 def test_in_process_and_pdf_benchmarks_print_a_table_and_write_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
@@ -104,16 +118,7 @@ def test_readme_performance_section_shows_the_command_and_a_table_with_every_tar
 
 @pytest.mark.slow
 def test_hostile_load_benchmark_measures_an_innocent_users_latency(tmp_path: Path) -> None:
-    out = tmp_path / "hostile.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "hostile", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    rows = run_group(tmp_path, "hostile")
     for name in (
         "PDF verification: innocent p50 under attack",
         "delegation verify: innocent p50 under attack",
@@ -122,16 +127,7 @@ def test_hostile_load_benchmark_measures_an_innocent_users_latency(tmp_path: Pat
 
 
 def test_pages_benchmark_weighs_each_page_and_times_it_against_the_json(tmp_path: Path) -> None:
-    out = tmp_path / "pages.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "pages", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    rows = run_group(tmp_path, "pages")
     assert "/app with 50 authorizations: server time" in rows
     weights = [r for name, r in rows.items() if name.endswith("bytes over the wire (gzip)")]
     assert len(weights) == 4 and all(r["value"] > 1 for r in weights)  # KiB of real pages
@@ -139,15 +135,6 @@ def test_pages_benchmark_weighs_each_page_and_times_it_against_the_json(tmp_path
 
 @pytest.mark.slow
 def test_the_counter_consoles_live_update_is_measured_in_a_real_browser(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "counter", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    rows = run_group(tmp_path, "counter", timeout=300)
     worst = rows["live update: approval committed -> clerk's screen (max)"]
     assert 0 < worst["value"] < 10_000 and worst["target"] == "< 1000 ms"

@@ -17,83 +17,23 @@ from starlette.datastructures import UploadFile
 from agents import service as agents_service
 from agents import submissions as submissions_service
 from agents.exceptions import ResultFileRequired
-from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
+from core.auth import SESSION_COOKIE, check_csrf
 from core.clock import utcnow
 from core.errors import AppError
 from signing.uploads import checked_pdf
-from web.common import form_data, problem_page, to_login
-from web.pages import language_of, render, translations
+from web.common import problem_page, to_login
+from web.pages import render
+from web.staff import AGENCY, STAFF_LOGIN_LEVEL, NotAtWork, at_work, choose, start_work
 
 router = APIRouter(include_in_schema=False)
 
-STAFF_LOGIN_LEVEL = 2
 PER_PAGE = 20
 INBOX_STATES = ("received", "completed")
 
 
-class _NotAgencyClerk(Exception):
-    pass
-
-
-async def _agency_clerk(request: Request) -> tuple[Principal, str]:
-    me = await session_principal(request)
-    if me is None or me.kind != "agency" or me.staff_code is None:
-        raise _NotAgencyClerk
-    return me, request.app.state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE])
-
-
-async def _start_work(request: Request) -> Response:
-    me = await session_principal(request)
-    if me is None or me.kind != "citizen" or (me.loa or 0) < STAFF_LOGIN_LEVEL:
-        return RedirectResponse(f"/login?loa={STAFF_LOGIN_LEVEL}&next=/agency", status_code=303)
-    state = request.app.state
-
-    def places() -> list[Any]:
-        with Session(state.read_engine) as session:
-            return [
-                p for p in state.staff_directory.places(session, me.subject) if p.kind == "agency"
-            ]
-
-    found = await run_in_threadpool(places)
-    csrf = state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE])
-    if not found:
-        _ = translations(language_of(request)).gettext
-        return render(
-            request,
-            "error.html",
-            403,
-            title=_("You are not agency staff"),
-            detail=_("This page is for the staff of an agency. Ask your administrator."),
-            me=me,
-            csrf=csrf,
-        )
-    if len(found) == 1:
-        return await _work_at(request, found[0].owner_code)
-    return render(request, "agency_choose.html", me=me, csrf=csrf, places=found)
-
-
-async def _work_at(request: Request, agency_code: str) -> Response:
-    state = request.app.state
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-    try:
-        await run_in_threadpool(
-            state.browser_logins.work_at,
-            session_id,
-            state.staff_directory,
-            ("agency", agency_code),
-            utcnow(),
-        )
-    except AppError as exc:
-        return render(request, "error.html", exc.status, title=exc.title, detail=exc.detail)
-    return RedirectResponse("/agency", status_code=303)
-
-
 @router.post("/agency/choose", response_class=HTMLResponse)
 async def choose_agency(request: Request) -> Response:
-    if await session_principal(request) is None:
-        return to_login(request, STAFF_LOGIN_LEVEL)
-    form = await form_data(request)
-    return await _work_at(request, str(form.get("agency") or ""))
+    return await choose(request, AGENCY)
 
 
 @router.get("/agency", response_class=HTMLResponse)
@@ -101,9 +41,9 @@ async def inbox(
     request: Request, status: str = "received", q: str = "", after: str | None = None
 ) -> Response:
     try:
-        me, csrf = await _agency_clerk(request)
-    except _NotAgencyClerk:
-        return await _start_work(request)
+        me, csrf = await at_work(request, AGENCY)
+    except NotAtWork:
+        return await start_work(request, AGENCY)
     status = status if status in INBOX_STATES else "received"
     q = q.strip()[:100]
 
@@ -151,22 +91,17 @@ def _dossier_rows(dossier: str) -> list[tuple[str, str]] | None:
 @router.get("/agency/submissions/{submission_id}", response_class=HTMLResponse)
 async def submission_page(request: Request, submission_id: str) -> Response:
     try:
-        me, csrf = await _agency_clerk(request)
-    except _NotAgencyClerk:
+        me, csrf = await at_work(request, AGENCY)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
 
     def load() -> dict[str, Any]:
         with Session(request.app.state.read_engine) as session:
             s = submissions_service.get_visible(session, me, submission_id)
             names = {p.code: p.name for p in agents_service.list_procedures(session)}
-            counter = None
-            if s.counter_id:
-                try:
-                    c = agents_service.get_counter(session, s.counter_id)
-                    agent = agents_service.get_agent(session, c.agent_code)
-                    counter = f"{agent.name}: {c.name} ({c.ward_code})"
-                except AppError:
-                    counter = s.counter_id
+            counter = s.counter_id and (
+                agents_service.counter_label(session, s.counter_id) or s.counter_id
+            )
         rows = _dossier_rows(s.dossier)
         return {
             "id": s.id,
@@ -204,8 +139,8 @@ async def submission_page(request: Request, submission_id: str) -> Response:
 @router.post("/agency/submissions/{submission_id}/result", response_class=HTMLResponse)
 async def upload_result(request: Request, submission_id: str) -> Response:
     try:
-        me, csrf = await _agency_clerk(request)
-    except _NotAgencyClerk:
+        me, csrf = await at_work(request, AGENCY)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     state = request.app.state
     async with request.form() as form:  # closes the uploaded file whatever happens

@@ -20,18 +20,17 @@ from agents import requests as requests_service
 from agents import service as agents_service
 from agents import submissions as submissions_service
 from agents.schemas import RequestCreate, SubmissionCreate
-from core.auth import SESSION_COOKIE, Principal, session_principal
 from core.clock import utcnow
 from core.errors import AppError
 from delegation import service as delegation_service
-from identity.service import StaffPlace
+from delegation.models import Delegation
 from web.common import form_data, problem_page, qr_svg, to_login
 from web.pages import HANOI, language_of, render, translations
 from web.router import STATUS_LABELS
+from web.staff import COUNTER, STAFF_LOGIN_LEVEL, NotAtWork, at_work, choose, start_work
 
 router = APIRouter(include_in_schema=False)
 
-STAFF_LOGIN_LEVEL = 2  # a clerk acts for citizens: the stronger VNeID login
 MAX_FIELDS = 30
 RECEIPT_LAYOUTS = ("a5", "80mm")
 REQUEST_STATES = {  # msgids of web/translations: what the clerk's screen says
@@ -43,85 +42,56 @@ REQUEST_STATES = {  # msgids of web/translations: what the clerk's screen says
 }
 
 
-class _NotClerk(Exception):
-    pass
-
-
-async def _clerk(request: Request) -> tuple[Principal, str]:
-    """The clerk of this browser session, working at a counter; else the login (or the choice
-    of counter) comes first."""
-    me = await session_principal(request)
-    if me is None:
-        raise _NotClerk
-    if me.kind != "agent" or me.staff_code is None:
-        raise _NotClerk
-    session_id = request.cookies[SESSION_COOKIE]
-    return me, request.app.state.browser_logins.csrf_token(session_id)
-
-
-def _places(request: Request, pid: str) -> list[StaffPlace]:
-    state = request.app.state
-    with Session(state.read_engine) as session:
-        return [p for p in state.staff_directory.places(session, pid) if p.kind == "agent"]
-
-
-def _counter_of(request: Request, me: Principal) -> dict[str, Any]:
-    state = request.app.state
-    with Session(state.read_engine) as session:
-        counter = agents_service.get_counter(session, me.counter_id or "")
-        agent = agents_service.get_agent(session, me.agent_code or "")
+def _counter_of(session: Session, counter_id: str) -> dict[str, Any]:
+    counter = agents_service.get_counter(session, counter_id)
+    agent = agents_service.get_agent(session, counter.agent_code)
     return {"name": counter.name, "ward": counter.ward_code, "agent": agent.name}
 
 
-def _refused(request: Request, title: str, detail: str, me: Principal | None = None) -> Response:
-    _ = translations(language_of(request)).gettext
-    csrf = (
-        request.app.state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE]) if me else None
-    )
-    return render(request, "error.html", 403, title=_(title), detail=_(detail), me=me, csrf=csrf)
+def _held(d: Delegation, names: dict[str, str], now: datetime) -> dict[str, Any]:
+    """A delegation the agent holds, as the console shows it."""
+    status = delegation_service.effective_status(d, now)
+    codes = json.loads(d.procedures)
+    return {
+        "id": d.id,
+        "name": d.delegator_name or "",
+        "pid": d.delegator_pid,
+        "procedures": [(c, names.get(c, c)) for c in codes],
+        "procedure_names": ", ".join(names.get(c, c) for c in codes),
+        "uses_left": max(d.max_uses - d.uses, 0),
+        "valid_until": d.valid_until,
+        "status": status,
+        "status_label": STATUS_LABELS.get(status, ""),
+    }
 
 
 @router.get("/counter", response_class=HTMLResponse)
 async def console(request: Request, q: str = "") -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
-        return await _start_work(request)
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
+        return await start_work(request, COUNTER)
     q = q.strip()[:100]
 
     def load() -> dict[str, Any]:
         with Session(request.app.state.read_engine) as session:
             procedures = agents_service.list_procedures(session)
             names = {p.code: p.name for p in procedures}
-            held = delegation_service.list_visible(session, me, "delegate", q)[:50]
+            held = delegation_service.list_visible(session, me, "delegate", q, limit=50)
+            counter = _counter_of(session, me.counter_id or "")
         now = utcnow()
         return {
             "procedures": procedures,
-            "held": [
-                {
-                    "id": d.id,
-                    "name": d.delegator_name or "",
-                    "pid": d.delegator_pid,
-                    "procedures": ", ".join(names.get(c, c) for c in json.loads(d.procedures)),
-                    "uses_left": max(d.max_uses - d.uses, 0),
-                    "valid_until": d.valid_until,
-                    "status": delegation_service.effective_status(d, now),
-                    "status_label": STATUS_LABELS.get(
-                        delegation_service.effective_status(d, now), ""
-                    ),
-                }
-                for d in held
-            ],
+            "held": [_held(d, names, now) for d in held],
+            "counter": counter,
         }
 
     context = await run_in_threadpool(load)
-    counter = await run_in_threadpool(_counter_of, request, me)
     return render(
         request,
         "counter.html",
         me=me,
         csrf=csrf,
-        counter=counter,
         q=q,
         form={"max_uses": 1, "valid_until": _default_until(request), "procedures": []},
         **context,
@@ -129,50 +99,9 @@ async def console(request: Request, q: str = "") -> Response:
     )
 
 
-async def _start_work(request: Request) -> Response:
-    """Logged in but not yet at a counter: at the only counter they work at, straight away;
-    at one of several, once they choose."""
-    me = await session_principal(request)
-    if me is None or me.kind != "citizen" or (me.loa or 0) < STAFF_LOGIN_LEVEL:
-        return RedirectResponse(f"/login?loa={STAFF_LOGIN_LEVEL}&next=/counter", status_code=303)
-    places = await run_in_threadpool(_places, request, me.subject)
-    if not places:
-        return _refused(
-            request,
-            "You are not counter staff",
-            "This page is for the staff of an agent's counters. Ask your administrator to "
-            "register you, or go to your own authorizations.",
-            me,
-        )
-    if len(places) == 1:
-        return await _work_at(request, places[0].counter_id or "")
-    csrf = request.app.state.browser_logins.csrf_token(request.cookies[SESSION_COOKIE])
-    return render(request, "counter_choose.html", me=me, csrf=csrf, places=places)
-
-
-async def _work_at(request: Request, counter_id: str) -> Response:
-    state = request.app.state
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-
-    def choose() -> None:
-        state.browser_logins.work_at(
-            session_id, state.staff_directory, ("agent", counter_id), utcnow()
-        )
-
-    try:
-        await run_in_threadpool(choose)
-    except AppError as exc:
-        return _refused(request, exc.title, exc.detail or "")
-    return RedirectResponse("/counter", status_code=303)
-
-
 @router.post("/counter/choose", response_class=HTMLResponse)
 async def choose_counter(request: Request) -> Response:
-    me = await session_principal(request)
-    if me is None:
-        return to_login(request, STAFF_LOGIN_LEVEL)
-    form = await form_data(request)
-    return await _work_at(request, str(form.get("counter") or ""))
+    return await choose(request, COUNTER)
 
 
 def _date_limits(request: Request) -> dict[str, Any]:
@@ -208,8 +137,8 @@ def _request_body(form: dict[str, Any]) -> RequestCreate:
 @router.post("/counter/requests", response_class=HTMLResponse)
 async def create_request(request: Request) -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     form = await form_data(request)
     state = request.app.state
@@ -251,8 +180,8 @@ async def create_request(request: Request) -> Response:
 @router.get("/counter/requests/{request_id}", response_class=HTMLResponse)
 async def show_request(request: Request, request_id: str) -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     state = request.app.state
 
@@ -293,8 +222,8 @@ async def show_request(request: Request, request_id: str) -> Response:
 @router.post("/counter/requests/{request_id}/cancel", response_class=HTMLResponse)
 async def cancel_request(request: Request, request_id: str) -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     await form_data(request)
     state = request.app.state
@@ -315,24 +244,15 @@ async def cancel_request(request: Request, request_id: str) -> Response:
 @router.get("/counter/delegations/{delegation_id}", response_class=HTMLResponse)
 async def file_form(request: Request, delegation_id: str) -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
 
     def load() -> dict[str, Any]:
         with Session(request.app.state.read_engine) as session:
             d = delegation_service.get_visible(session, me, delegation_id)
             names = {p.code: p.name for p in agents_service.list_procedures(session)}
-        return {
-            "id": d.id,
-            "name": d.delegator_name or "",
-            "pid": d.delegator_pid,
-            "procedures": [(c, names.get(c, c)) for c in json.loads(d.procedures)],
-            "uses_left": max(d.max_uses - d.uses, 0),
-            "valid_until": d.valid_until,
-            "status": delegation_service.effective_status(d, utcnow()),
-            "status_label": STATUS_LABELS.get(delegation_service.effective_status(d, utcnow()), ""),
-        }
+        return _held(d, names, utcnow())
 
     try:
         d = await run_in_threadpool(load)
@@ -363,8 +283,8 @@ def _dossier(form: Any) -> dict[str, str]:
 @router.post("/counter/delegations/{delegation_id}", response_class=HTMLResponse)
 async def file_dossier(request: Request, delegation_id: str) -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     form = await form_data(request)
     raw = await request.form()
@@ -411,8 +331,8 @@ async def file_dossier(request: Request, delegation_id: str) -> Response:
 @router.get("/counter/submissions/{submission_id}", response_class=HTMLResponse)
 async def receipt(request: Request, submission_id: str, layout: str = "a5") -> Response:
     try:
-        me, csrf = await _clerk(request)
-    except _NotClerk:
+        me, csrf = await at_work(request, COUNTER)
+    except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
     state = request.app.state
 
@@ -422,7 +342,10 @@ async def receipt(request: Request, submission_id: str, layout: str = "a5") -> R
             names = {p.code: p.name for p in agents_service.list_procedures(session)}
             agency = agents_service.get_agency(session, s.agency_code)
             d = delegation_service.get_visible(session, me, s.delegation_id)
+            # where it was filed, which need not be where this clerk works today
+            counter = _counter_of(session, s.counter_id or "")
         return {
+            "counter": counter,
             "id": s.id,
             "created_at": s.created_at,
             "procedure": s.procedure,
@@ -441,7 +364,6 @@ async def receipt(request: Request, submission_id: str, layout: str = "a5") -> R
         r = await run_in_threadpool(load)
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
-    counter = await run_in_threadpool(_counter_of, request, me)
     verify_url = f"{state.settings.public_url}/verify#receipt={r['receipt']}"
     return render(
         request,
@@ -449,7 +371,7 @@ async def receipt(request: Request, submission_id: str, layout: str = "a5") -> R
         me=me,
         csrf=csrf,
         r=r,
-        counter=counter,
+        counter=r["counter"],
         layout=layout if layout in RECEIPT_LAYOUTS else "a5",
         layouts=RECEIPT_LAYOUTS,
         qr=qr_svg(verify_url, error="l", border=4),  # a printed code needs its quiet zone

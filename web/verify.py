@@ -63,14 +63,11 @@ def _check(request: Request, token: str) -> dict[str, Any]:
             )
             c = checked.claims or {}
             act = c.get("act") if isinstance(c.get("act"), dict) else None
-            counter_name = None
-            if act and isinstance(act.get("counter"), str):
-                try:
-                    counter = agents_service.get_counter(session, act["counter"])
-                    agent = agents_service.get_agent(session, counter.agent_code)
-                    counter_name = f"{agent.name}: {counter.name} ({counter.ward_code})"
-                except AppError:  # a counter since removed: its id is what the receipt says
-                    counter_name = None
+            counter_name = (
+                agents_service.counter_label(session, act["counter"])
+                if act and isinstance(act.get("counter"), str)
+                else None
+            )
             return {
                 "kind": "receipt",
                 "valid": checked.valid,

@@ -243,3 +243,40 @@ def test_the_verify_page_tells_a_genuine_receipt_from_others(world: World) -> No
     assert verdict(d["token"]) == "Ủy quyền không hợp lệ"
     assert verdict("not a token at all") == "Ủy quyền không hợp lệ"
     assert verdict("") == "Không có gì để kiểm tra"
+
+
+def test_a_receipt_names_the_counter_where_it_was_filed(world: World) -> None:
+    """A clerk at two counters files at one, moves to the other: the old receipt still names
+    the first."""
+    made = [
+        world.client.post(
+            "/v1/agents/VNPOST/counters",
+            headers=world.admin,
+            json={"name": name, "ward_code": "00070"},
+        ).json()
+        for name in ("Bưu cục Hàng Trống", "Bưu cục Cầu Giấy")
+    ]
+    register(world, made[0], counters=[c["id"] for c in made])
+    browser_session(world, CLERK)
+    token = csrf(world)
+    d = grant(world.client, world.citizen, max_uses=1)
+
+    def work_at(counter: dict[str, Any]) -> None:
+        chosen = world.client.post(
+            "/counter/choose",
+            data={"csrf_token": token, "counter": counter["id"]},
+            follow_redirects=False,
+        )
+        assert chosen.status_code == 303
+
+    work_at(made[0])
+    form = world.client.get(f"/counter/delegations/{d['id']}").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    filed = world.client.post(
+        f"/counter/delegations/{d['id']}",
+        data={"csrf_token": token, "idempotency_key": key, "procedure": "1.001612"},
+        follow_redirects=False,
+    )
+    work_at(made[1])
+    receipt = world.client.get(filed.headers["location"]).text
+    assert "Bưu cục Hàng Trống" in receipt and "Bưu cục Cầu Giấy" not in receipt
