@@ -241,7 +241,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hsm = (
         Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys) if settings.pkcs11_module else None
     )
-    app.state.signing = SigningService(engine, keys, hsm, timeout_s=settings.pdf_timeout_s)
+    app.state.signing = SigningService(
+        engine,
+        keys,
+        hsm,
+        timeout_s=settings.pdf_timeout_s,
+        keyring=keyring,
+        issuer=settings.public_url,
+    )
     SANDBOX.configure(
         settings.pdf_workers, settings.pdf_memory_mb * 1024 * 1024, settings.pdf_per_sender
     )

@@ -133,6 +133,20 @@ M = [
         "    if False:",
         "tests/web/test_counter_pages.py",
     ),
+    (
+        "27a mandate as signed, not as updated",
+        "signing/mandate.py",
+        '            return history.get_object(ref.reference) if hasattr(ref, "reference") else ref',
+        '            return ref.get_object() if hasattr(ref, "get_object") else ref',
+        "tests/agents/test_results.py",
+    ),
+    (
+        "27b receipt names this dossier",
+        "signing/mandate.py",
+        '            and claims.get("jti") == mandate.submission',
+        "            and True",
+        "tests/agents/test_results.py",
+    ),
 ]
 only = sys.argv[1:]
 for name, path, old, new, test in M:

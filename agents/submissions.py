@@ -39,9 +39,9 @@ from delegation import service as delegation_service
 from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOfScope
 from delegation.service import DelegationConfig
 from signing.keyring import InvalidServiceToken, Keyring
+from signing.mandate import RECEIPT_TYP, Mandate
 from signing.service import SigningService
 
-RECEIPT_TYP = "receipt+jwt"
 MAX_DOSSIER_BYTES = 1024 * 1024
 # Every reader of a dossier (pydantic, our canonicalizer, the agency's software) must be able to
 # walk it: a form is a few levels deep; 255 levels broke every read of a stored one.
@@ -387,7 +387,12 @@ def attach_result(
     if s.status == "completed":
         raise AlreadyCompleted(f"submission {s.id} already has its result")
     signed = signing.sign_upload(
-        pdf, s.agency_code, "B-LT", reason=f"Kết quả hồ sơ {s.id}", client=_actor(principal)
+        pdf,
+        s.agency_code,
+        "B-LT",
+        reason=f"Kết quả hồ sơ {s.id}",
+        client=_actor(principal),
+        mandate=Mandate(s.receipt, s.id, s.delegation_id),  # covered by the agency's signature
     )
     result = SubmissionResult(
         submission_id=s.id,

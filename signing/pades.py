@@ -54,6 +54,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing.mandate import Mandate, embed_mandate, read_mandate
 from signing.sandbox import PdfTooComplex, ask_parent
 
 log = logging.getLogger("uyquyen.signing")
@@ -256,6 +257,7 @@ class SignRequest:
     cert: bytes  # DER
     chain: tuple[bytes, ...]
     validation: ValidationInputs | None  # B-LT only
+    mandate: Mandate | None = None  # an agency's result: what it was filed under
 
 
 class _ParentSigner(signers.Signer):
@@ -316,6 +318,7 @@ def sign_in_worker(request: SignRequest) -> bytes:
         request.reason,
         request.display_name,
         vc,
+        request.mandate,
     )
 
 
@@ -328,9 +331,12 @@ def _sign_document(
     reason: str | None,
     display_name: str,
     validation_context: ValidationContext | None,
+    mandate: Mandate | None = None,
 ) -> bytes:
     try:
         writer = IncrementalPdfFileWriter(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
+        if mandate is not None:  # in the revision the signature covers
+            embed_mandate(writer, mandate)
     except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise _refusal(exc, "not a readable PDF") from None
     try:
@@ -368,6 +374,8 @@ def _sign_document(
             # sign again and let pyHanko measure it (a dry run, then the signature).
             pdf.seek(0)
             writer = IncrementalPdfFileWriter(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
+            if mandate is not None:
+                embed_mandate(writer, mandate)
             out = io.BytesIO()
             pdf_signer.sign_pdf(writer, output=out)
     except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
@@ -461,6 +469,16 @@ class PadesService:
     ) -> list[dict[str, Any]]:
         """One entry per signature. `soft-fail` accepts a certificate whose revocation status
         cannot be found; `hard-fail` demands it (from the document's DSS or `extra_crls`)."""
+        return self.verify_with_mandate(pdf, extra_crls, revocation_mode)[0]
+
+    def verify_with_mandate(
+        self,
+        pdf: IO[bytes],
+        extra_crls: list[bytes] | None = None,
+        revocation_mode: str = "soft-fail",
+    ) -> tuple[list[dict[str, Any]], Mandate | None]:
+        """`verify`, and what the document was filed under, as the earliest signature that
+        covers a mandate signed it."""
         try:
             reader = PdfFileReader(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
             signatures = reader.embedded_signatures
@@ -482,7 +500,15 @@ class PadesService:
                 "crls": crls,
             }
             report.append(self._verify_one(sig, dss, kwargs))
-        return report
+        mandate = None
+        for sig in signatures:
+            try:
+                mandate = read_mandate(reader, sig.signed_revision)
+            except (PdfError, RecursionError):
+                mandate = None
+            if mandate is not None:
+                break
+        return report, mandate
 
     @staticmethod
     def _verify_one(
@@ -564,9 +590,9 @@ class PadesService:
 
 def verify_in_worker(
     pdf: bytes, roots_pem: bytes, crls: list[bytes], mode: str
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], Mandate | None]:
     """The sandboxed verification of an upload (see signing.sandbox)."""
     service = PadesService(
         x509.load_pem_x509_certificates(roots_pem) if roots_pem else [], None, None
     )
-    return service.verify(io.BytesIO(pdf), extra_crls=crls, revocation_mode=mode)
+    return service.verify_with_mandate(io.BytesIO(pdf), extra_crls=crls, revocation_mode=mode)

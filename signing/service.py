@@ -30,6 +30,8 @@ from signing.exceptions import (
     TooManyDocuments,
 )
 from signing.hsm import Pkcs11Keys
+from signing.keyring import Keyring
+from signing.mandate import Mandate, filed_under
 from signing.pades import (
     Level,
     NoSignature,
@@ -84,7 +86,11 @@ class SigningService:
         source: KeySource,
         hsm: Pkcs11Keys | None = None,
         timeout_s: float = 20.0,
+        keyring: Keyring | None = None,
+        issuer: str = "",
     ):
+        self.keyring = keyring  # checks the receipts embedded in results (filed_under)
+        self.issuer = issuer
         self.engine = engine
         self.timeout_s = timeout_s
         self.source = source
@@ -151,9 +157,11 @@ class SigningService:
         *,
         timeout_s: float = 20.0,
         client: str | None = None,
+        mandate: Mandate | None = None,
     ) -> bytes:
         """Sign an untrusted upload: the PDF is parsed and written in a sandbox worker (deadline,
-        memory cap); the signature itself is made here, where the key is."""
+        memory cap); the signature itself is made here, where the key is. A `mandate` (an
+        agency's result) is embedded first, so the signature covers it."""
         identity = self.identity(owner)
         if level != "B-B" and self.source.timestamper() is None:
             raise SigningUnavailable("no timestamping authority is configured (UYQUYEN_TSA_URL)")
@@ -167,6 +175,7 @@ class SigningService:
             cert=identity.cert.public_bytes(serialization.Encoding.DER),
             chain=tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain),
             validation=pades.validation_inputs(identity) if level == "B-LT" else None,
+            mandate=mandate,
         )
         hsm_owner = self.hsm is not None and owner in self.hsm
 
@@ -192,10 +201,18 @@ class SigningService:
         with _upload_problems():
             return self.sign(pdf, owner, level, timeout_s=self.timeout_s, client=client, **options)
 
-    def verify_upload(self, pdf: IO[bytes], *, client: str) -> list[dict[str, Any]]:
-        """`verify`, with every refusal as a problem a client can act on."""
+    def verify_upload(self, pdf: IO[bytes], *, client: str) -> dict[str, Any]:
+        """`verify`, with every refusal as a problem a client can act on: API.md's report,
+        with `filed_under` for a document that carries its mandate."""
         with _upload_problems():
-            return self.verify(pdf, timeout_s=self.timeout_s, client=client)
+            signatures, mandate = self.verify(pdf, timeout_s=self.timeout_s, client=client)
+        report: dict[str, Any] = {
+            "valid": all(s["valid"] for s in signatures),
+            "signatures": signatures,
+        }
+        if mandate is not None and self.keyring is not None:
+            report["filed_under"] = filed_under(mandate, self.keyring, self.issuer)
+        return report
 
     def verify(
         self,
@@ -203,7 +220,7 @@ class SigningService:
         revocation_mode: str = "soft-fail",
         timeout_s: float = 20.0,
         client: str = "anonymous",
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], Mandate | None]:
         """Verify an untrusted upload in a sandbox worker, with a deadline and a memory cap."""
         return SANDBOX.run(
             verify_in_worker,

@@ -117,9 +117,10 @@ async def verify_pdf(request: Request) -> Response:
             if not isinstance(upload, UploadFile):
                 raise NotAPdf("choose a PDF file")
             pdf = checked_pdf(upload, state.settings.max_upload_bytes)
-            signatures = await run_in_threadpool(
+            report = await run_in_threadpool(
                 state.signing.verify_upload, pdf, client=f"address:{sender}"
             )
+            signatures = report["signatures"]
         except AppError as exc:
             pdf_report = {"valid": False, "problem": exc.detail or exc.title, "signatures": []}
             return render(
@@ -130,9 +131,20 @@ async def verify_pdf(request: Request) -> Response:
             sig["signed_at"] = datetime.fromisoformat(str(sig.get("signed_at")))
         except ValueError:
             sig["signed_at"] = None
+    filed = report.get("filed_under")
+    counter_name = procedure_name = None
+    if filed and filed["receipt_valid"]:  # names, as the receipt page prints them
+        with Session(state.read_engine) as session:
+            if filed["counter"]:
+                counter_name = agents_service.counter_label(session, filed["counter"])
+            names = {p.code: p.name for p in agents_service.list_procedures(session)}
+            procedure_name = names.get(str(filed["procedure"]))
     pdf_report = {
         "valid": bool(signatures) and all(sig["valid"] for sig in signatures),
         "signatures": signatures,
         "name": upload.filename,
+        "filed_under": filed,
+        "counter_name": counter_name,
+        "procedure_name": procedure_name,
     }
     return render(request, "verify.html", me=me, token="", pdf_report=pdf_report)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from signing.mandate import Mandate, embed_mandate
 from tests.fixtures import pdfs
 from tests.fixtures.factories import grant, submit
 from tests.fixtures.world import World
@@ -77,3 +82,75 @@ def test_result_rules(world: World) -> None:
     assert again.status_code == 409 and again.json()["code"] == "already_completed"
     for outsider in (w.stranger, w.fpt, w.other_agency):
         assert w.client.get(f"{path}.pdf", headers=outsider).status_code == 404
+
+
+def _verified(w: World, pdf: bytes) -> dict:
+    resp = w.client.post(
+        "/v1/signatures/pdf/verify", files={"file": ("r.pdf", pdf, "application/pdf")}
+    )
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def test_a_result_carries_the_mandate_it_was_filed_under(world: World) -> None:
+    """The receipt is embedded and the ids written before signing, so the agency's signature
+    covers them; verification reports them with the receipt checked. A direct signature has
+    none; a result whose embedded receipt names another dossier reads receipt_valid: false;
+    a receipt swapped in after signing does not change what was signed."""
+    w = world
+    d = grant(w.client, w.citizen, max_uses=2)
+    sub = submit(w.client, w.vnpost, d["token"]).json()
+    other = submit(w.client, w.vnpost, d["token"]).json()
+    w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    )
+    signed = w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=w.citizen).content
+    report = _verified(w, signed)
+    assert report["valid"] is True
+    counter = w.client.get("/v1/me", headers=w.vnpost).json()["counter"]
+    assert report["filed_under"] == {
+        "submission": sub["id"],
+        "delegation": d["id"],
+        "procedure": "1.001612",
+        "agent": "VNPOST",
+        "counter": counter,
+        "act": {"sub": "NV-0042", "counter": counter, "authenticated": False},
+        "receipt_valid": True,
+    }
+
+    direct = w.client.post(
+        "/v1/signatures/pdf",
+        headers=w.agency,
+        data={"level": "B-B"},
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    ).content
+    assert "filed_under" not in _verified(w, direct)
+
+    signing = w.client.app.state.signing
+    swapped = signing.sign(  # the other dossier's genuine receipt, under this one's ids
+        io.BytesIO(pdfs.simple_pdf()),
+        "STP-HN",
+        "B-B",
+        mandate=Mandate(other["receipt"], sub["id"], d["id"]),
+    )
+    mismatch = _verified(w, swapped)["filed_under"]
+    assert mismatch["receipt_valid"] is False and mismatch["act"] is None
+    forged = signing.sign(
+        io.BytesIO(pdfs.simple_pdf()),
+        "STP-HN",
+        "B-B",
+        mandate=Mandate(sub["receipt"][:-8] + "AAAAAAAA", sub["id"], d["id"]),
+    )
+    assert _verified(w, forged)["filed_under"]["receipt_valid"] is False
+
+    # Another receipt and ids appended after the signature: the report still shows what the
+    # signature covers, and says the document changed after signing.
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    embed_mandate(writer, Mandate(other["receipt"], other["id"], d["id"]))
+    out = io.BytesIO()
+    writer.write(out)
+    later = _verified(w, out.getvalue())
+    assert later["filed_under"]["submission"] == sub["id"]
+    assert later["valid"] is False and later["signatures"][0]["modified_after_signing"] is True

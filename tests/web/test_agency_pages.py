@@ -110,6 +110,11 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     verifier.get_by_role("button", name="Kiểm tra văn bản").click()
     expect(verifier.locator("#pdf-verdict")).to_have_text("Văn bản ký số hợp lệ và còn nguyên vẹn")
     expect(verifier.locator(".report")).to_contain_text("Sở Tư pháp")
+    # ...and which dossier, authorization, counter and clerk it answers, from the receipt inside
+    filed_under = verifier.locator(".report")
+    expect(filed_under).to_contain_text("Biên nhận kèm theo là thật và đúng hồ sơ này")
+    expect(filed_under).to_contain_text(filed["id"])
+    expect(filed_under).to_contain_text("NV-01 (do quầy tự khai)")
     check_page(verifier, "verify-pdf")
     verifier.goto(f"{base}/verify")
     verifier.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(
