@@ -10,14 +10,18 @@ ignores changes appended after signing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import logging
+import textwrap
 import threading
 import unicodedata
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from asn1crypto import cms as asn1_cms
@@ -31,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509 import ocsp
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import (
     DEFAULT_PURPOSE_LIMITS,
     DecodeLimits,
@@ -38,9 +43,11 @@ from pyhanko.pdf_utils.decode_limits import (
     MiB,
     StreamDecodeLimits,
 )
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError, as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -88,14 +95,69 @@ LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT")
 RESERVED = {"B-B": 8_192, "B-T": 16_384, "B-LT": 16_384}
 
 
-def ascii_fold(text: str) -> str:
-    """Vietnamese without diacritics: pyHanko's default stamp font has no Unicode glyphs."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return (
-        "".join(c for c in decomposed if not unicodedata.combining(c))
-        .encode("ascii", "replace")
-        .decode()
+# Noto Sans cut down to Latin and Vietnamese (signing/fonts/subset.py; SIL OFL 1.1): pyHanko's
+# default stamp font has no Vietnamese glyphs, and the whole Noto Sans is slow to load.
+STAMP_FONT = Path(__file__).resolve().parent / "fonts" / "NotoSans-Vietnamese.ttf"
+
+
+class _WholeFont(GlyphAccumulator):
+    """Embeds our font whole, from bytes compressed once per process: it is already a 37 KB
+    subset, and pyHanko's per-signature subset (or even a re-save of the whole font) parses and
+    recompiles its tables every time, which made a visible signature 2.5-3.4x an invisible one.
+    Glyph ids are those of the file either way (TrueType, CIDToGIDMap /Identity), so the text
+    operators pyHanko writes stay valid."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        font_program = self.cidfont_obj
+
+        def set_font_file(writer: Any) -> Any:
+            stream = generic.StreamObject(
+                {generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+                encoded_data=_stamp_font_deflated(),
+            )
+            ref = writer.add_object(stream)
+            font_program._font_descriptor[generic.NameObject("/FontFile2")] = ref
+            return ref
+
+        font_program.set_font_file = set_font_file  # type: ignore[method-assign]
+
+    def _extract_subset(self, options: Any = None) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _StampFont(GlyphAccumulatorFactory):
+    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return _WholeFont(
+            writer=writer,
+            font_handle=io.BytesIO(_stamp_font_bytes()),
+            font_size=self.font_size,
+            obj_stream=obj_stream,
+        )
+
+
+@functools.cache
+def _stamp_font_bytes() -> bytes:
+    return STAMP_FONT.read_bytes()
+
+
+@functools.cache
+def _stamp_font_deflated() -> bytes:
+    return zlib.compress(_stamp_font_bytes(), 9)
+
+
+def stamp_style(display_name: str) -> TextStampStyle:
+    return TextStampStyle(
+        # Wrapped to the box (260 pt of 9 pt Noto Sans: ~48 characters a line).
+        stamp_text=unicodedata.normalize(
+            "NFC", textwrap.fill(f"Ký bởi / Signed by: {display_name}", 48) + "\n%(ts)s"
+        ),
+        text_box_style=TextBoxStyle(
+            font=_StampFont(str(STAMP_FONT), font_size=9), leading=13
+        ),  # room for stacked Vietnamese marks (ễ, ậ) between lines
     )
 
 
@@ -359,7 +421,7 @@ def _sign_document(
         new_field = fields.SigFieldSpec(
             sig_field_name=field_name, on_page=0, box=(36, 36, 296, 106)
         )
-        stamp = TextStampStyle(stamp_text=f"Ky boi / Signed by: {ascii_fold(display_name)}\n%(ts)s")
+        stamp = stamp_style(display_name)
     pdf_signer = signers.PdfSigner(
         meta, signer, timestamper=timestamper, stamp_style=stamp, new_field_spec=new_field
     )

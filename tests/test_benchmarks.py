@@ -45,6 +45,7 @@ def test_in_process_and_pdf_benchmarks_print_a_table_and_write_json(tmp_path: Pa
         "delegation-token verify + status-list lookup",
         "sign B-B, 1 page (warm, in-process)",
         "sign B-B: 10 MB minus 1 page",
+        "sign B-B, 1 page, visible Vietnamese stamp (warm, in-process)",
     } <= names
     assert all(r["ratio"] is None or r["ratio"] > 0 for r in rows)
 
