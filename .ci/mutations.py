@@ -121,7 +121,7 @@ M = [
     ),
     (
         "25c staff login level",
-        "web/counter.py",
+        "web/staff.py",
         '    if me is None or me.kind != "citizen" or (me.loa or 0) < STAFF_LOGIN_LEVEL:',
         '    if me is None or me.kind != "citizen":',
         "tests/web/test_counter_pages.py",
