@@ -29,6 +29,7 @@ from asn1crypto import core as asn1_core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,7 +50,7 @@ from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
-from pyhanko.sign.general import SigningError, as_signing_certificate, simple_cms_attribute
+from pyhanko.sign.general import SigningError, as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
@@ -61,6 +62,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing import asn1_backport  # noqa: F401  (before any CMS is encoded)
 from signing.mandate import Mandate, embed_mandate, read_mandate
 from signing.sandbox import PdfTooComplex, ask_parent
 
@@ -245,15 +247,28 @@ def file_signer(cert: x509.Certificate, key: Any, chain: list[x509.Certificate])
     )
 
 
+# The development TSA's own policy (an OID under 2.25, ITU-T X.667: a UUID needs no registration);
+# pyHanko's test TSA would stamp another organisation's policy OID on our tokens.
+DEV_TSA_POLICY = "2.25.177061452830462497734917371318208633211"
+
+
 class _DevTimeStamper(DummyTimeStamper):
-    """pyHanko's in-process RFC 3161 token builder, with its RSA key loaded once: the stock one
-    parses it on every timestamp, ~40 ms, most of a B-T signature. `_sign_tst_info` is the
-    stock method with that one line changed (tests/test_hot_paths.py notices if pyHanko renames
-    it: the stock key loading comes back)."""
+    """pyHanko's in-process RFC 3161 token builder, with its RSA key loaded once (the stock one
+    parses it on every timestamp, ~40 ms, most of a B-T signature), our own policy OID, and the
+    TSA certificate named by ESSCertIDv2 with SHA-256 (RFC 5816) instead of SHA-1 ESSCertID,
+    as ETSI EN 319 422 asks. `_build_tst_info` and `_sign_tst_info` are the stock methods with
+    those lines changed (tests/test_hot_paths.py notices if pyHanko renames them)."""
 
     def __init__(self, key: rsa.RSAPrivateKey, **kwargs: Any):
         super().__init__(**kwargs)
         self._key = key
+
+    def _build_tst_info(
+        self, message_imprint: asn1_tsp.MessageImprint, dt: datetime, req: asn1_tsp.TimeStampReq
+    ) -> asn1_tsp.TSTInfo:
+        tst_info = super()._build_tst_info(message_imprint, dt, req)
+        tst_info["policy"] = asn1_tsp.ObjectIdentifier(DEV_TSA_POLICY)
+        return tst_info
 
     def _sign_tst_info(
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
@@ -264,7 +279,9 @@ class _DevTimeStamper(DummyTimeStamper):
                 simple_cms_attribute(
                     "signing_time", asn1_cms.Time({"utc_time": asn1_core.UTCTime(dt)})
                 ),
-                simple_cms_attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                simple_cms_attribute(
+                    "signing_certificate_v2", as_signing_certificate_v2(self.tsa_cert, "sha256")
+                ),
                 simple_cms_attribute(
                     "message_digest", hashlib.new(md_algorithm, tst_info_data).digest()
                 ),

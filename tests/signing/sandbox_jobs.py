@@ -23,3 +23,16 @@ def ask(question: str) -> str:
     from signing.sandbox import ask_parent
 
     return "parent said " + ask_parent(question)
+
+
+def cms_from_parent(cert_der: bytes) -> bytes:
+    """What a signing job does with the parent's answer: take it as a CMS object, then write it
+    into the PDF (pyHanko dumps it)."""
+    import asyncio
+
+    from asn1crypto import x509
+
+    from signing.pades import _ParentSigner
+
+    signer = _ParentSigner(x509.Certificate.load(cert_der), [])
+    return bytes(asyncio.run(signer.async_sign(b"\0" * 32, "sha256")).dump())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import core as asn1_core
+from asn1crypto import parser as asn1_parser
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,9 +20,11 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signing.pades import asn1_cert, asn1_private_key, file_signer
+from signing.pades import DEV_TSA_POLICY, asn1_cert, asn1_private_key, file_signer
+from signing.sandbox import Sandbox
 from tests.fixtures import pdfs
 from tests.fixtures.factories import client_token
+from tests.signing import sandbox_jobs as jobs
 
 ATTACKS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdf-attacks"
 
@@ -372,6 +377,22 @@ class TestPublicPki:
         )
         assert reply["status"]["status"].native == "granted"
         assert client.post("/pki/tsa", content=b"not der").status_code == 400
+        # ETSI EN 319 422: our own policy OID, and the TSA certificate named by ESSCertIDv2
+        # with SHA-256 (not SHA-1 ESSCertID).
+        token = reply["time_stamp_token"]["content"]
+        tst_info = token["encap_content_info"]["content"].parsed
+        assert tst_info["policy"].dotted == DEV_TSA_POLICY
+        assert tst_info["policy"].dotted.startswith("2.25.")
+        attrs = {a["type"].native: a["values"][0] for a in token["signer_infos"][0]["signed_attrs"]}
+        assert "signing_certificate" not in attrs
+        (cert_id,) = attrs["signing_certificate_v2"]["certs"]
+        assert cert_id["hash_algorithm"]["algorithm"].native == "sha256"
+        tsa_cert = next(
+            c.chosen
+            for c in token["certificates"]
+            if "Timestamping" in c.chosen.subject.human_friendly
+        )
+        assert cert_id["cert_hash"].native == hashlib.sha256(tsa_cert.dump()).digest()
 
 
 class TestTimeLimit:
@@ -431,3 +452,63 @@ def test_a_chain_longer_than_the_placeholder_still_signs(client, agency) -> None
     )
     signed = signing.pades.sign(io.BytesIO(pdfs.simple_pdf()), long_chain, "B-B")
     assert only_signature(verify(client, signed))["valid"] is True
+
+
+def _length_ending_in_0x80(content_info: bytes) -> bytes:
+    """The same CMS ContentInfo with a padding `crls` entry in its SignedData, so that its outer
+    DER length ends in a 0x80 byte (as ~1 signature in 8 with a timestamp happened to). Built
+    byte by byte: asn1crypto itself cannot re-encode such a structure in reasonable time."""
+    outer = asn1_parser.parse(content_info)
+    oid, explicit = _children(outer[4])
+    explicit_info = asn1_parser.parse(explicit)
+    signed_data = asn1_parser.parse(explicit_info[4])
+    *head, signer_infos = _children(signed_data[4])
+    for pad in range(1, 600):
+        other = asn1_parser.emit(
+            2,
+            1,
+            1,  # [1] IMPLICIT RevocationInfoChoices
+            asn1_parser.emit(
+                2,
+                1,
+                1,  # other [1] IMPLICIT OtherRevocationInfoFormat
+                asn1_core.ObjectIdentifier("1.2.3.4.5").dump()
+                + asn1_core.OctetString(b"x" * pad).dump(),
+            ),
+        )
+        sd = asn1_parser.emit(0, 1, 16, b"".join(head) + other + signer_infos)
+        der = asn1_parser.emit(0, 1, 16, oid + asn1_parser.emit(2, 1, 0, sd))
+        if asn1_parser.parse(der)[3][-1:] == b"\x80":
+            return der
+    raise AssertionError("no padding gives such a length")
+
+
+def _children(contents: bytes) -> list[bytes]:
+    children, offset = [], 0
+    while offset < len(contents):
+        _, _, _, header, body, trailer = asn1_parser.parse(contents[offset:])
+        size = len(header) + len(body) + len(trailer)
+        children.append(contents[offset : offset + size])
+        offset += size
+    return children
+
+
+def test_a_signature_whose_cms_length_ends_in_0x80_is_written_in_time(client) -> None:
+    """asn1crypto took such a header for an indefinite length and re-encoded the whole tree at
+    a cost doubling with depth (110 s for this one): the signing job ran into its deadline, a
+    422 to the agency for ~1 timestamped signature in 8 (signing/asn1_backport.py)."""
+    signing = client.app.state.signing
+    identity = signing.identity("STP-HN")
+    question = ("cms", b"\1" * 32, "sha256", False, True, None, True)
+    cms_der = signing.pades.answer_worker(identity, question)
+    answer = _length_ending_in_0x80(cms_der)
+    sandbox = Sandbox(max_workers=1)
+    cert = identity.cert.public_bytes(serialization.Encoding.DER)
+    written = sandbox.run(
+        jobs.cms_from_parent,
+        (cert,),
+        timeout_s=10,
+        client="test",
+        answer=lambda question: answer,
+    )
+    assert written == answer
