@@ -1,4 +1,4 @@
-"""PAdES signing (B-B, B-T, B-LT) and verification with pyHanko.
+"""PAdES signing (B-B, B-T, B-LT, B-LTA) and verification with pyHanko.
 
 Signing is an incremental update: the original bytes stay as they are. Keys are loaded once per
 process and a signer object is built once per owner (the stock SimpleSigner reloads its key per
@@ -20,7 +20,7 @@ import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -52,13 +52,19 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError, as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import (
+    add_validation_info,
+    validate_pdf_signature,
+    validate_pdf_timestamp,
+)
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import ModificationLevel, SignatureCoverageLevel
 from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -90,11 +96,13 @@ UNTRUSTED_INPUT = DecodeLimits(
     }
 )
 
-Level = Literal["B-B", "B-T", "B-LT"]
-LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT")
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 # Placeholder sizes (bytes of DER, hex-doubled in the file): the CMS with three certificates and
-# an ECDSA signature is ~2 KB, a timestamp token with its own chain ~3 KB more.
-RESERVED = {"B-B": 8_192, "B-T": 16_384, "B-LT": 16_384}
+# an ECDSA signature is ~2 KB, a timestamp token with its own chain ~3 KB more. B-LT and B-LTA
+# add their revocation data and document timestamp in later revisions.
+RESERVED = {"B-B": 8_192, "B-T": 16_384, "B-LT": 16_384, "B-LTA": 16_384}
+ARCHIVE_TIMESTAMP_RESERVED = 12_288
 
 
 # Noto Sans cut down to Latin and Vietnamese (signing/fonts/subset.py; SIL OFL 1.1): pyHanko's
@@ -193,10 +201,11 @@ def asn1_private_key(key: Any) -> asn1_keys.PrivateKeyInfo:
 
 @dataclass
 class RevocationSource:
-    """Fresh revocation data for the certificates we sign with, produced in-process."""
+    """Revocation data for the certificates we sign with, produced in-process, issued no
+    earlier than the given time (a signature's timestamp: ETSI freshness)."""
 
-    crls: Callable[[], list[bytes]]
-    ocsp_for: Callable[[x509.Certificate], bytes | None]
+    crls: Callable[[datetime], list[bytes]]
+    ocsp_for: Callable[[x509.Certificate, datetime], bytes | None]
 
 
 def ocsp_request_for(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
@@ -266,7 +275,9 @@ class _DevTimeStamper(DummyTimeStamper):
     def _build_tst_info(
         self, message_imprint: asn1_tsp.MessageImprint, dt: datetime, req: asn1_tsp.TimeStampReq
     ) -> asn1_tsp.TSTInfo:
-        tst_info = super()._build_tst_info(message_imprint, dt, req)
+        # Whole seconds, like the revocation data issued after it (CRL and OCSP times have no
+        # fraction): a genTime of 10:00:05.7 would come after an OCSP thisUpdate of 10:00:05.
+        tst_info = super()._build_tst_info(message_imprint, dt.replace(microsecond=0), req)
         tst_info["policy"] = asn1_tsp.ObjectIdentifier(DEV_TSA_POLICY)
         return tst_info
 
@@ -335,7 +346,6 @@ class SignRequest:
     display_name: str
     cert: bytes  # DER
     chain: tuple[bytes, ...]
-    validation: ValidationInputs | None  # B-LT only
     mandate: Mandate | None = None  # an agency's result: what it was filed under
 
 
@@ -386,8 +396,12 @@ def sign_in_worker(request: SignRequest) -> bytes:
     """The sandboxed half of signing an upload: parse, lay out and write the PDF here."""
     cert = asn1_x509.Certificate.load(request.cert)
     chain = [asn1_x509.Certificate.load(c) for c in request.chain]
-    timestamper = _ParentTimeStamper() if request.level in ("B-T", "B-LT") else None
-    vc = request.validation.context() if request.validation is not None else None
+    timestamper = _ParentTimeStamper() if request.level != "B-B" else None
+
+    def revocation_after(signed_at: datetime) -> ValidationContext:
+        inputs: ValidationInputs = ask_parent(("revocation", signed_at))
+        return inputs.context()
+
     return _sign_document(
         io.BytesIO(request.pdf),
         _ParentSigner(cert, chain),
@@ -396,7 +410,7 @@ def sign_in_worker(request: SignRequest) -> bytes:
         request.visible,
         request.reason,
         request.display_name,
-        vc,
+        revocation_after,
         request.mandate,
     )
 
@@ -409,9 +423,13 @@ def _sign_document(
     visible: bool,
     reason: str | None,
     display_name: str,
-    validation_context: ValidationContext | None,
+    revocation_after: Callable[[datetime], ValidationContext] | None,
     mandate: Mandate | None = None,
 ) -> bytes:
+    """Sign (B-B, or B-T with a signature timestamp); then, for B-LT and B-LTA, add in a new
+    revision the revocation data issued after that timestamp (ETSI: revocation data must be
+    fresher than the best-signature-time; embedding it with the signature made it older) and,
+    for B-LTA, a document timestamp over it all."""
     try:
         writer = IncrementalPdfFileWriter(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
         if mandate is not None:  # in the revision the signature covers
@@ -429,8 +447,6 @@ def _sign_document(
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason,
         location="Hà Nội",
-        embed_validation_info=level == "B-LT",
-        validation_context=validation_context if level == "B-LT" else None,
     )
     new_field = None
     stamp = None
@@ -459,7 +475,67 @@ def _sign_document(
             pdf_signer.sign_pdf(writer, output=out)
     except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise _refusal(exc, "the PDF could not be signed") from None
-    return out.getvalue()
+    if level in ("B-B", "B-T"):
+        return out.getvalue()
+    assert timestamper is not None and revocation_after is not None
+    try:
+        signed, context = _with_fresh_revocation_data(out, field_name, revocation_after)
+        if level == "B-LTA":
+            signed = archive_timestamp(signed, timestamper, context)
+    except (PdfError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "the PDF could not be signed") from None
+    return signed
+
+
+def _signature_timestamp(sig: Any) -> datetime:
+    """The genTime of a signature's RFC 3161 timestamp (its best-signature-time)."""
+    for attr in sig.signer_info["unsigned_attrs"]:
+        if attr["type"].native == "signature_time_stamp_token":
+            token = attr["values"][0]["content"]
+            gen_time: datetime = token["encap_content_info"]["content"].parsed["gen_time"].native
+            return gen_time
+    raise SigningError("the signature has no timestamp")
+
+
+def _with_fresh_revocation_data(
+    signed: io.BytesIO, field_name: str, revocation_after: Callable[[datetime], ValidationContext]
+) -> tuple[bytes, ValidationContext]:
+    signed.seek(0)
+    reader = PdfFileReader(signed, strict=False, decode_limits=UNTRUSTED_INPUT)
+    sig = next(s for s in reader.embedded_signatures if s.field_name == field_name)
+    context = revocation_after(_signature_timestamp(sig))
+    out = io.BytesIO()
+    add_validation_info(sig, context, output=out)
+    return out.getvalue(), context
+
+
+def archive_timestamp(pdf: bytes, timestamper: TimeStamper, context: ValidationContext) -> bytes:
+    """A document timestamp (PAdES B-LTA) over the whole file, with the revocation data for
+    the previous timestamp added first, so the chain can be renewed before anything expires
+    (pyHanko's archival timestamp chain)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
+    out = io.BytesIO(pdf)
+    out.seek(0, io.SEEK_END)
+    if reader.embedded_timestamp_signatures:
+        stamper = PdfTimeStamper(timestamper, field_name=_next_field(reader, "uyquyen-archive"))
+        stamper.update_archival_timestamp_chain(reader, context, in_place=True, output=out)
+        return out.getvalue()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
+    stamper = PdfTimeStamper(timestamper, field_name=_next_field(reader, "uyquyen-archive"))
+    result = io.BytesIO()
+    stamper.timestamp_pdf(
+        writer,
+        "sha256",
+        validation_context=context,
+        bytes_reserved=ARCHIVE_TIMESTAMP_RESERVED,
+        output=result,
+    )
+    return result.getvalue()
+
+
+def _next_field(reader: PdfFileReader, prefix: str) -> str:
+    existing = {name for name, _, _ in fields.enumerate_sig_fields(reader)}
+    return next(f"{prefix}-{n}" for n in range(1, 10_000) if f"{prefix}-{n}" not in existing)
 
 
 class PadesService:
@@ -475,13 +551,15 @@ class PadesService:
         self._lock = threading.Lock()
 
     # -- signing ---------------------------------------------------------------------------
-    def validation_inputs(self, identity: SigningIdentity) -> ValidationInputs:
-        """What a B-LT signature embeds, as bytes a worker process can take."""
+    def validation_inputs(self, identity: SigningIdentity, signed_at: datetime) -> ValidationInputs:
+        """What a B-LT signature embeds, as bytes a worker process can take: revocation data
+        issued no earlier than `signed_at` (its timestamp; never later than now)."""
         crls: list[bytes] = []
         ocsps: list[bytes] = []
         if self.revocation is not None:
-            crls = list(self.revocation.crls())
-            response = self.revocation.ocsp_for(identity.cert)
+            issued_after = min(signed_at, datetime.now(UTC))
+            crls = list(self.revocation.crls(issued_after))
+            response = self.revocation.ocsp_for(identity.cert, issued_after)
             if response is not None:
                 ocsps = [response]
         return ValidationInputs(
@@ -506,18 +584,36 @@ class PadesService:
         if level not in LEVELS:
             raise ValueError(f"unknown PAdES level {level}")
         timestamper = None
-        if level in ("B-T", "B-LT"):
+        if level != "B-B":
             if self.timestamper is None:
                 raise RuntimeError("no timestamp authority configured")
             timestamper = self.timestamper
-        vc = self.validation_inputs(identity).context() if level == "B-LT" else None
+
+        def revocation_after(signed_at: datetime) -> ValidationContext:
+            return self.validation_inputs(identity, signed_at).context()
+
         return _sign_document(
-            pdf, identity.signer, timestamper, level, visible, reason, identity.display_name, vc
+            pdf,
+            identity.signer,
+            timestamper,
+            level,
+            visible,
+            reason,
+            identity.display_name,
+            revocation_after,
         )
 
-    def answer_worker(self, identity: SigningIdentity, question: tuple[Any, ...]) -> bytes:
+    def answer_worker(
+        self, identity: SigningIdentity, question: tuple[Any, ...]
+    ) -> bytes | ValidationInputs:
         """A sandboxed signing job's question (see `sign_in_worker`): the CMS signature over a
-        document digest, or a timestamp token, made here where the keys are."""
+        document digest, a timestamp token, or revocation data issued after a signature's
+        timestamp, made here where the keys are."""
+        if question[0] == "revocation":
+            _, signed_at = question
+            if not isinstance(signed_at, datetime) or signed_at.tzinfo is None:
+                raise ValueError("a timezone-aware time is expected")
+            return self.validation_inputs(identity, signed_at)
         if question[0] == "timestamp":
             _, digest, md_algorithm = question
             if self.timestamper is None:
@@ -593,8 +689,10 @@ class PadesService:
     def _verify_one(
         sig: Any, dss: DocumentSecurityStore | None, vc_kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        document_timestamp = sig.sig_object_type == "/DocTimeStamp"
         entry: dict[str, Any] = {
             "field": sig.field_name,
+            "kind": "document_timestamp" if document_timestamp else "signature",
             "signer": None,
             "signed_at": None,
             "intact": False,
@@ -616,28 +714,39 @@ class PadesService:
             entry["problems"].append("no readable signer certificate")
         try:
             vc = dss.as_validation_context(vc_kwargs) if dss else ValidationContext(**vc_kwargs)
-            status = validate_pdf_signature(
-                sig, signer_validation_context=vc, ts_validation_context=vc, skip_diff=False
-            )
+            status: Any
+            if document_timestamp:
+                status = validate_pdf_timestamp(sig, validation_context=vc, skip_diff=False)
+            else:
+                status = validate_pdf_signature(
+                    sig, signer_validation_context=vc, ts_validation_context=vc, skip_diff=False
+                )
         except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
             entry["problems"].append(f"the file does not parse cleanly: {exc}")
             return entry
+        trusted, revoked = bool(status.trusted), bool(status.revoked)
+        if not (status.intact and status.valid):
+            # pyHanko does not judge the chain of a broken signature; judge it here, so that a
+            # tampered document is not also called untrusted when its chain is fine.
+            trusted, revoked = _chain_status(sig, vc)
         modified = not (
             status.coverage == SignatureCoverageLevel.ENTIRE_FILE
             or (
                 status.modification_level is not None
                 and status.modification_level <= ModificationLevel.LTA_UPDATES
-                and status.docmdp_ok
+                # a document timestamp has no DocMDP of its own to check (None)
+                and (status.docmdp_ok or (document_timestamp and status.docmdp_ok is None))
             )
         )
+        signed_at = status.timestamp if document_timestamp else status.signer_reported_dt
         entry.update(
-            signed_at=status.signer_reported_dt.isoformat() if status.signer_reported_dt else None,
+            signed_at=signed_at.isoformat() if signed_at else None,
             intact=bool(status.intact),
-            trusted=bool(status.trusted),
+            trusted=trusted,
             coverage=status.coverage.name.lower() if status.coverage else "unclear",
             modified_after_signing=modified,
         )
-        ts = status.timestamp_validity
+        ts = status if document_timestamp else status.timestamp_validity
         if ts is not None:
             entry["timestamp"] = {
                 "time": ts.timestamp.isoformat(),
@@ -651,9 +760,9 @@ class PadesService:
             problems.append("the signed bytes were changed")
         elif not status.valid:
             problems.append("the signature value does not verify")
-        if status.revoked:
+        if revoked:
             problems.append("the signer's certificate is revoked")
-        elif not status.trusted:
+        elif not trusted:
             problems.append("the signer's certificate does not chain to a trusted root")
         if modified:
             level = status.modification_level
@@ -661,10 +770,32 @@ class PadesService:
                 "the document was changed after signing beyond what PAdES allows"
                 f" ({level.name.lower() if level else 'unknown'})"
             )
-        if ts is not None and not (ts.intact and ts.valid and ts.trusted):
+        if (
+            not document_timestamp
+            and ts is not None
+            and not (ts.intact and ts.valid and ts.trusted)
+        ):
             problems.append("the timestamp is not valid or not trusted")
-        entry["valid"] = bool(status.bottom_line) and not modified and not problems
+        bottom_line = status.valid and status.intact and status.trusted
+        if not document_timestamp:
+            bottom_line = status.bottom_line
+        entry["valid"] = bool(bottom_line) and not modified and not problems
         return entry
+
+
+def _chain_status(sig: Any, vc: ValidationContext) -> tuple[bool, bool]:
+    """(trusted, revoked) of a signature's certificate, judged on its own."""
+    try:
+        certs = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
+        validator = CertificateValidator(
+            sig.signer_cert, intermediate_certs=certs, validation_context=vc
+        )
+        asyncio.run(validator.async_validate_usage(set()))
+    except RevokedError:
+        return False, True
+    except Exception:  # noqa: BLE001 - any failure to build or validate a path: not trusted
+        return False, False
+    return True, False
 
 
 def verify_in_worker(

@@ -335,13 +335,14 @@ class DevPki:
                 )
             )
 
-    def crl(self, ca_name: str, now: datetime) -> bytes:
-        """A fresh DER CRL of the given CA (root or agency-ca)."""
+    def crl(self, ca_name: str, now: datetime, issued_after: datetime | None = None) -> bytes:
+        """A fresh DER CRL of the given CA (root or agency-ca). Backdated a minute for relying
+        parties' clocks, but never before `issued_after` (a signature's timestamp: B-LT)."""
         ca = self._require(ca_name)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(ca.cert.subject)
-            .last_update(now - timedelta(minutes=1))
+            .last_update(_issue_time(now, issued_after))
             .next_update(now + CRL_VALIDITY)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
             .add_extension(
@@ -361,8 +362,11 @@ class DevPki:
             serialization.Encoding.DER
         )
 
-    def ocsp_response(self, request_der: bytes, now: datetime) -> bytes:
-        """Answer an OCSP request about a certificate issued by the agency CA."""
+    def ocsp_response(
+        self, request_der: bytes, now: datetime, issued_after: datetime | None = None
+    ) -> bytes:
+        """Answer an OCSP request about a certificate issued by the agency CA (thisUpdate as
+        for `crl`)."""
         try:
             request = ocsp.load_der_ocsp_request(request_der)
         except ValueError:
@@ -390,7 +394,7 @@ class DevPki:
                 issuer=ca.cert,
                 algorithm=request.hash_algorithm,
                 cert_status=status,
-                this_update=now - timedelta(minutes=1),
+                this_update=_issue_time(now, issued_after),
                 next_update=now + timedelta(days=1),
                 revocation_time=row.revoked_at,
                 revocation_reason=None,
@@ -427,9 +431,18 @@ class DevPki:
         ca = self._require(AGENCY_CA).cert
         return RevocationSource(
             crls=self.verification_crls,
-            ocsp_for=lambda cert: self.ocsp_response(ocsp_request_for(cert, ca), datetime.now(UTC)),
+            ocsp_for=lambda cert, issued_after: self.ocsp_response(
+                ocsp_request_for(cert, ca), datetime.now(UTC), issued_after
+            ),
         )
 
-    def verification_crls(self) -> list[bytes]:
+    def verification_crls(self, issued_after: datetime | None = None) -> list[bytes]:
         now = datetime.now(UTC)
-        return [self.crl(AGENCY_CA, now), self.crl(ROOT, now)]
+        return [self.crl(AGENCY_CA, now, issued_after), self.crl(ROOT, now, issued_after)]
+
+
+def _issue_time(now: datetime, issued_after: datetime | None) -> datetime:
+    backdated = now - timedelta(minutes=1)
+    if issued_after is None:
+        return backdated
+    return min(max(backdated, issued_after), now)

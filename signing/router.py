@@ -111,7 +111,7 @@ def sign_pdf(
     principal: Agency,
     request: Request,
     file: Annotated[UploadFile, File(description="The PDF to sign")],
-    level: Annotated[Literal["B-B", "B-T", "B-LT"], Form()] = "B-LT",
+    level: Annotated[Literal["B-B", "B-T", "B-LT", "B-LTA"], Form()] = "B-LT",
     visible: Annotated[bool, Form(description="Add a visible signature box on page 1")] = False,
 ) -> Response:
     """Sign a PDF with the calling agency's certificate (PAdES, incremental update)."""

@@ -174,12 +174,11 @@ class SigningService:
             display_name=identity.display_name,
             cert=identity.cert.public_bytes(serialization.Encoding.DER),
             chain=tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain),
-            validation=pades.validation_inputs(identity) if level == "B-LT" else None,
             mandate=mandate,
         )
         hsm_owner = self.hsm is not None and owner in self.hsm
 
-        def answer(question: tuple[Any, ...]) -> bytes:
+        def answer(question: tuple[Any, ...]) -> Any:
             if hsm_owner:
                 assert self.hsm is not None
                 with self.hsm.sign_lock:  # one PKCS#11 session, used by one thread at a time

@@ -131,7 +131,7 @@ class TestLevels:
         resp = client.post(
             "/v1/signatures/pdf",
             headers=agency,
-            data={"level": "B-LTA"},
+            data={"level": "B-LTB"},
             files={"file": ("d.pdf", pdfs.simple_pdf(), "application/pdf")},
         )
         assert resp.status_code == 422 and resp.json()["code"] == "validation_error"
