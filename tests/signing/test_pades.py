@@ -10,14 +10,18 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import core as asn1_core
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import parser as asn1_parser
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.pades import DEV_TSA_POLICY, asn1_cert, asn1_private_key, file_signer
@@ -95,6 +99,55 @@ class TestLevels:
         assert lt_status["valid"] is True
         assert bb_status["valid"] is False  # B-B carries no revocation data: the check is real
 
+    @pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+    def test_revocation_data_is_issued_after_the_signature_timestamp(
+        self, client, agency, level: str
+    ) -> None:
+        """ETSI freshness: the OCSP responses and CRLs in the DSS were issued no earlier than
+        the signature's timestamp (its best-signature-time), read off the CMS."""
+        signed = sign(client, agency, pdfs.simple_pdf(), level)
+        reader = PdfFileReader(io.BytesIO(signed))
+        signature = reader.embedded_regular_signatures[0]
+        ((token,),) = [
+            a["values"]
+            for a in signature.signer_info["unsigned_attrs"]
+            if a["type"].native == "signature_time_stamp_token"
+        ]
+        gen_time = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+        dss = DocumentSecurityStore.read_dss(reader)
+        ocsps = [asn1_ocsp.OCSPResponse.load(o.get_object().data) for o in dss.ocsps]
+        crls = [asn1_crl.CertificateList.load(c.get_object().data) for c in dss.crls]
+        assert ocsps and len(crls) == 2  # the agency's certificate; agency CA and root CRLs
+        for response in ocsps:
+            basic = response.basic_ocsp_response["tbs_response_data"]
+            assert basic["produced_at"].native >= gen_time
+            assert all(r["this_update"].native >= gen_time for r in basic["responses"])
+        for crl in crls:
+            assert crl["tbs_cert_list"]["this_update"].native >= gen_time
+        # and it still validates from those alone
+        pades = client.app.state.signing.pades
+        statuses = pades.verify(io.BytesIO(signed), extra_crls=[], revocation_mode="hard-fail")
+        assert all(s["valid"] for s in statuses)
+
+    def test_b_lta_adds_a_document_timestamp_over_everything(self, client, agency) -> None:
+        signed = sign(client, agency, pdfs.simple_pdf(), "B-LTA")
+        body = verify(client, signed).json()
+        assert body["valid"] is True
+        signature, archive = body["signatures"]
+        assert (signature["kind"], archive["kind"]) == ("signature", "document_timestamp")
+        assert archive["valid"] and archive["trusted"] and not archive["modified_after_signing"]
+        assert "Timestamping" in archive["signer"]["subject"]
+        assert archive["signed_at"] >= signature["timestamp"]["time"]
+        reader = PdfFileReader(io.BytesIO(signed))
+        (doc_ts,) = reader.embedded_timestamp_signatures
+        assert doc_ts.sig_object_type == "/DocTimeStamp"
+        # the document timestamp covers the signature and its revocation data (the DSS)
+        assert "/DSS" in reader.get_historical_root(doc_ts.signed_revision)
+        assert "/DSS" not in reader.get_historical_root(signature_revision := 1)
+        assert reader.embedded_regular_signatures[0].signed_revision == signature_revision
+        b_lt = sign(client, agency, pdfs.simple_pdf(), "B-LT")
+        assert PdfFileReader(io.BytesIO(b_lt)).embedded_timestamp_signatures == []
+
     def test_visible_signature_and_existing_signature_kept(self, client, agency) -> None:
         once = sign(client, agency, pdfs.simple_pdf(), "B-B", visible="true")
         from pyhanko.pdf_utils.reader import PdfFileReader
@@ -143,6 +196,9 @@ class TestTampering:
             verify(client, pdfs.flip_signed_byte(sign(client, agency, pdfs.simple_pdf())))
         )
         assert s["intact"] is False and s["valid"] is False
+        # the real cause, and only it: the chain of the agency's certificate is fine
+        assert s["trusted"] is True
+        assert s["problems"] == ["the signed bytes were changed"]
 
     def test_page_content_changed_in_an_incremental_update(self, client, agency) -> None:
         tampered = pdfs.change_page_content(sign(client, agency, pdfs.simple_pdf(), "B-B"))
