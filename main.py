@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -34,6 +35,13 @@ from core.files import read_or_create_secret
 from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters, UploadsPerSender
 from core.metrics import Metrics, RequestMetrics
 from core.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from signing.configured import ConfiguredKeys
+    from signing.keyring import Keyring
+    from signing.service import SigningService
 
 log = logging.getLogger("uyquyen")
 
@@ -117,13 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity.throttle import LoginThrottle
     from identity.vneid import IdTokenVerifier, IssuerKeys
     from signing.configured import ConfiguredKeys
-    from signing.hsm import Pkcs11Keys
     from signing.keyring import Keyring
-    from signing.pki import DevPki
     from signing.router import pki_router, signatures_router
     from signing.router import router as signing_router
     from signing.sandbox import SANDBOX
-    from signing.service import SigningService
     from web.agency import router as agency_router
     from web.counter import router as counter_router
     from web.pages import HERE as WEB_HERE
@@ -235,23 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookups=LoginThrottle(window_s=60, lookup=settings.request_lookups_per_minute),
     )
     app.state.audit = AuditLog(engine, keyring, settings.public_url)
-    # Keys: the development PKI, or (production, or when configured) PKCS#12 files, PKCS#11
-    # tokens, a TSA URL and a trust-anchor file.
-    keys = configured or DevPki(engine, key_passphrase(settings), settings.public_url)
-    hsm = (
-        Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys) if settings.pkcs11_module else None
-    )
-    app.state.signing = SigningService(
-        engine,
-        keys,
-        hsm,
-        timeout_s=settings.pdf_timeout_s,
-        keyring=keyring,
-        issuer=settings.public_url,
-    )
-    SANDBOX.configure(
-        settings.pdf_workers, settings.pdf_memory_mb * 1024 * 1024, settings.pdf_per_sender
-    )
+    app.state.signing = signing_service(settings, engine, keyring, configured)
 
     install_error_handlers(app)
     openapi.install(app)
@@ -320,7 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir, settings.effective_vneid_issuer, settings.vneid_client_id
         )
         app.include_router(dev_provider.router)
-    if isinstance(keys, DevPki):
+    if app.state.signing.pki is not None:
         app.include_router(pki_router)  # the development PKI's CRLs, OCSP responder and TSA
     # The pages last: their paths (/, /app) are the least busy.
     app.include_router(web_router)
@@ -404,6 +393,59 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     bootstrap(settings)
     print("database is at the latest schema; service keys are in place")
     return 0
+
+
+def signing_service(
+    settings: Settings, engine: Engine, keyring: Keyring, configured: ConfiguredKeys | None
+) -> SigningService:
+    """Keys: the development PKI, or (production, or when configured) PKCS#12 files, PKCS#11
+    tokens, a TSA URL and a trust-anchor file; PDFs are parsed in the sandbox as configured."""
+    from signing.hsm import Pkcs11Keys
+    from signing.pki import DevPki
+    from signing.sandbox import SANDBOX
+    from signing.service import SigningService
+
+    keys = configured or DevPki(engine, key_passphrase(settings), settings.public_url)
+    hsm = (
+        Pkcs11Keys(settings.pkcs11_module, settings.pkcs11_keys) if settings.pkcs11_module else None
+    )
+    SANDBOX.configure(
+        settings.pdf_workers, settings.pdf_memory_mb * 1024 * 1024, settings.pdf_per_sender
+    )
+    return SigningService(
+        engine,
+        keys,
+        hsm,
+        timeout_s=settings.pdf_timeout_s,
+        keyring=keyring,
+        issuer=settings.public_url,
+    )
+
+
+def _cmd_results_renew(args: argparse.Namespace) -> int:
+    from agents.submissions import renew_results
+    from signing.configured import ConfiguredKeys
+    from signing.keyring import Keyring
+
+    settings = load_settings()
+    bootstrap(settings)
+    configured = None
+    if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
+        configured = ConfiguredKeys(settings)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        signing = signing_service(
+            settings, engine, Keyring(engine, key_passphrase(settings)), configured
+        )
+        outcome = renew_results(engine, signing, utcnow(), timedelta(days=args.within_days))
+    finally:
+        engine.dispose()
+    print(
+        f"results checked: {outcome.checked}; renewed with an archive timestamp: "
+        f"{outcome.renewed}; failed: {len(outcome.failed)}"
+        + (f" ({', '.join(outcome.failed)})" if outcome.failed else "")
+    )
+    return 1 if outcome.failed else 0
 
 
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -566,6 +608,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the audit log from UYQUYEN_DATABASE_URL (default: ./data), recompute "
         "the RFC 9162 tree and check every signed checkpoint; exit 1 naming the first bad event.",
     ).set_defaults(func=_cmd_audit_verify)
+
+    results = sub.add_parser("results", help="the agencies' signed results")
+    results_sub = results.add_subparsers(dest="results_command", required=True, metavar="ACTION")
+    renew = results_sub.add_parser(
+        "renew",
+        help="add an archive timestamp (PAdES B-LTA) to results whose evidence nears expiry",
+        description="For every signed result whose last timestamp, or a certificate it rests "
+        "on, expires within --within-days: add revocation data issued now and a document "
+        "timestamp over it all, so it still verifies after that. Run it from cron, e.g. "
+        "monthly; exit 1 if a result could not be renewed.",
+        formatter_class=defaults,
+    )
+    renew.add_argument(
+        "--within-days", type=int, default=365, help="renew what expires within this many days"
+    )
+    renew.set_defaults(func=_cmd_results_renew)
 
     demo = sub.add_parser(
         "demo",

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import bindparam, insert, literal, tuple_, update
+from sqlalchemy import Engine, bindparam, insert, literal, tuple_, update
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
@@ -41,6 +42,8 @@ from delegation.service import DelegationConfig
 from signing.keyring import InvalidServiceToken, Keyring
 from signing.mandate import RECEIPT_TYP, Mandate
 from signing.service import SigningService
+
+log = logging.getLogger("uyquyen.submissions")
 
 MAX_DOSSIER_BYTES = 1024 * 1024
 # Every reader of a dossier (pydantic, our canonicalizer, the agency's software) must be able to
@@ -419,6 +422,84 @@ def attach_result(
         now=now,
     )
     return result
+
+
+@dataclass
+class Renewal:
+    checked: int = 0
+    renewed: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def renew_results(
+    engine: Engine, signing: SigningService, now: datetime, within: timedelta
+) -> Renewal:
+    """`python main.py results renew`: every signed result whose last timestamp (or a
+    certificate it rests on) expires before `now + within` gets an archive timestamp (B-LTA),
+    so it still verifies after that. One result per transaction; a result that changed
+    meanwhile (another renewal) is left for the next run."""
+    outcome = Renewal()
+    after = ""
+    while True:
+        with Session(engine) as session:
+            batch = session.exec(
+                select(SubmissionResult.submission_id)
+                .where(col(SubmissionResult.submission_id) > after)
+                .order_by(col(SubmissionResult.submission_id))
+                .limit(100)
+            ).all()
+        if not batch:
+            return outcome
+        for submission_id in batch:
+            after = submission_id
+            outcome.checked += 1
+            try:
+                renewed = _renew_one(engine, signing, submission_id, now, within)
+            except AppError as exc:
+                log.warning("result of %s not renewed: %s", submission_id, exc)
+                outcome.failed.append(submission_id)
+                continue
+            outcome.renewed += renewed
+
+
+def _renew_one(
+    engine: Engine,
+    signing: SigningService,
+    submission_id: str,
+    now: datetime,
+    within: timedelta,
+) -> bool:
+    with Session(engine) as session:
+        result = session.get(SubmissionResult, submission_id)
+        s = session.get(Submission, submission_id)
+        assert result is not None and s is not None
+        before = result.sha256
+        renewed = signing.renew_upload(result.pdf, s.agency_code, now + within)
+        if renewed is None:
+            return False
+        sha256 = hashlib.sha256(renewed).hexdigest()
+        changed = session.execute(
+            update(SubmissionResult)
+            .where(
+                col(SubmissionResult.submission_id) == submission_id,
+                col(SubmissionResult.sha256) == before,
+            )
+            .values(pdf=renewed, sha256=sha256, level="B-LTA")
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return False
+        audit.record(
+            session,
+            "result.renewed",
+            actor="system:results-renew",
+            subjects=[s.delegator_pid, s.delegate_ref if s.delegate_type == "person" else None],
+            ref=submission_id,
+            data={"submission": submission_id, "level": "B-LTA", "sha256": sha256},
+            now=now,
+        )
+        session.commit()
+        return True
 
 
 def result_of(session: Session, principal: Principal, submission_id: str) -> SubmissionResult:

@@ -415,6 +415,39 @@ def sign_in_worker(request: SignRequest) -> bytes:
     )
 
 
+def renew_in_worker(pdf: bytes, horizon: datetime) -> bytes | None:
+    """The sandboxed half of renewing a signed result (`results renew`): if the evidence its
+    last timestamp rests on (the TSA's certificates, or the signer's) expires before `horizon`,
+    add an archive timestamp over it all, with revocation data issued now; else None."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
+        if evidence_expires(reader) > horizon:
+            return None
+        inputs: ValidationInputs = ask_parent(("revocation", datetime.now(UTC)))
+        return archive_timestamp(pdf, _ParentTimeStamper(), inputs.context())
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "the signed result could not be renewed") from None
+
+
+def evidence_expires(reader: PdfFileReader) -> datetime:
+    """When the newest timestamp of a signed PDF stops being verifiable: the earliest expiry
+    of the certificates it rests on (its TSA's chain, and the signer's certificate while only
+    a signature timestamp protects the signature)."""
+    doc_timestamps = reader.embedded_timestamp_signatures
+    if doc_timestamps:
+        token = doc_timestamps[-1].signed_data
+        certs = [c.chosen for c in token["certificates"] if c.name == "certificate"]
+    else:
+        signature = reader.embedded_regular_signatures[-1]
+        certs = [signature.signer_cert]
+        for attr in signature.signer_info["unsigned_attrs"]:
+            if attr["type"].native == "signature_time_stamp_token":
+                token = attr["values"][0]["content"]
+                certs += [c.chosen for c in token["certificates"] if c.name == "certificate"]
+    expiries: list[datetime] = [c["tbs_certificate"]["validity"]["not_after"].native for c in certs]
+    return min(expiries)
+
+
 def _sign_document(
     pdf: IO[bytes],
     signer: signers.Signer,
@@ -514,11 +547,10 @@ def archive_timestamp(pdf: bytes, timestamper: TimeStamper, context: ValidationC
     the previous timestamp added first, so the chain can be renewed before anything expires
     (pyHanko's archival timestamp chain)."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
-    out = io.BytesIO(pdf)
-    out.seek(0, io.SEEK_END)
     if reader.embedded_timestamp_signatures:
         stamper = PdfTimeStamper(timestamper, field_name=_next_field(reader, "uyquyen-archive"))
-        stamper.update_archival_timestamp_chain(reader, context, in_place=True, output=out)
+        out = io.BytesIO()
+        stamper.update_archival_timestamp_chain(reader, context, in_place=False, output=out)
         return out.getvalue()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
     stamper = PdfTimeStamper(timestamper, field_name=_next_field(reader, "uyquyen-archive"))

@@ -41,6 +41,7 @@ from signing.pades import (
     SignRequest,
     UnreadablePdf,
     file_signer,
+    renew_in_worker,
     sign_in_worker,
     verify_in_worker,
 )
@@ -193,12 +194,34 @@ class SigningService:
             answer=answer,
         )
 
+    def renew(self, pdf: bytes, owner: str, horizon: datetime) -> bytes | None:
+        """`results renew` for one signed result: an archive timestamp (B-LTA) if what it rests
+        on expires before `horizon`, else None. Parsed in a sandbox worker like any upload;
+        revocation data comes from the owner's PKI, issued now."""
+        identity = self.identity(owner)
+        if self.source.timestamper() is None:
+            raise SigningUnavailable("no timestamping authority is configured (UYQUYEN_TSA_URL)")
+        pades = self.pades
+        result: bytes | None = SANDBOX.run(
+            renew_in_worker,
+            (pdf, horizon),
+            timeout_s=self.timeout_s,
+            client="results-renew",
+            answer=lambda question: pades.answer_worker(identity, question),
+        )
+        return result
+
     def sign_upload(
         self, pdf: IO[bytes], owner: str, level: Level, *, client: str, **options: Any
     ) -> bytes:
         """`sign`, with every refusal as a problem a client can act on."""
         with _upload_problems():
             return self.sign(pdf, owner, level, timeout_s=self.timeout_s, client=client, **options)
+
+    def renew_upload(self, pdf: bytes, owner: str, horizon: datetime) -> bytes | None:
+        """`renew`, with every refusal as an AppError (a damaged result, a busy sandbox)."""
+        with _upload_problems():
+            return self.renew(pdf, owner, horizon)
 
     def verify_upload(self, pdf: IO[bytes], *, client: str) -> dict[str, Any]:
         """`verify`, with every refusal as a problem a client can act on: API.md's report,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from signing.mandate import Mandate, embed_mandate
@@ -154,3 +155,46 @@ def test_a_result_carries_the_mandate_it_was_filed_under(world: World) -> None:
     later = _verified(w, out.getvalue())
     assert later["filed_under"]["submission"] == sub["id"]
     assert later["valid"] is False and later["signatures"][0]["modified_after_signing"] is True
+
+
+def test_results_renew_adds_archive_timestamps_that_keep_the_result_valid(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python main.py results renew`: a result whose timestamp or certificates expire within
+    the window gets an archive timestamp (B-LTA) over it, again and again (the chain), and
+    still verifies, with what it was filed under; one that does not is left alone."""
+    import main
+
+    w = world
+    settings = w.client.app.state.settings
+    monkeypatch.setenv("UYQUYEN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("UYQUYEN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("UYQUYEN_PUBLIC_URL", settings.public_url)
+    d = grant(w.client, w.citizen)
+    sub = submit(w.client, w.vnpost, d["token"]).json()
+    w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    )
+    path = f"/v1/submissions/{sub['id']}/result.pdf"
+    signed = w.client.get(path, headers=w.citizen).content
+
+    # The dev TSA's and the agency's certificates last 3 years: nothing is due within one.
+    assert main.main(["results", "renew", "--within-days", "365"]) == 0
+    assert "checked: 1; renewed with an archive timestamp: 0" in capsys.readouterr().out
+    assert w.client.get(path, headers=w.citizen).content == signed
+
+    versions = [signed]
+    for _ in range(2):  # within ten years: due, twice (the second stamps over the first)
+        assert main.main(["results", "renew", "--within-days", "3650"]) == 0
+        assert "renewed with an archive timestamp: 1;" in capsys.readouterr().out
+        versions.append(w.client.get(path, headers=w.citizen).content)
+        assert versions[-1].startswith(versions[-2])  # incremental: nothing signed is touched
+        report = _verified(w, versions[-1])
+        assert report["valid"] is True and report["filed_under"]["receipt_valid"] is True
+        kinds = [s["kind"] for s in report["signatures"]]
+        assert kinds == ["signature"] + ["document_timestamp"] * (len(versions) - 1)
+        assert all(s["valid"] and s["trusted"] for s in report["signatures"])
+    trail = w.client.get("/v1/audit/events", headers=w.citizen).json()
+    assert [e["kind"] for e in trail].count("result.renewed") == 2
