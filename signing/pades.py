@@ -838,3 +838,61 @@ def verify_in_worker(
         x509.load_pem_x509_certificates(roots_pem) if roots_pem else [], None, None
     )
     return service.verify_with_mandate(io.BytesIO(pdf), extra_crls=crls, revocation_mode=mode)
+
+
+def etsi_report_in_worker(pdf: bytes, roots_pem: bytes) -> str:
+    """The sandboxed ETSI TS 119 102-2 validation report of an upload: pyHanko's AdES
+    long-term validation (EN 319 102-1 § 5.6.3) of every signature, from the document's own
+    DSS and document timestamps (no fetching), one SignatureValidationReport each."""
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko.sign.validation.report import tools as report_tools
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+    from xsdata.formats.dataclass.serializers import XmlSerializer
+    from xsdata.formats.dataclass.serializers.config import SerializerConfig
+
+    roots = [asn1_cert(c) for c in x509.load_pem_x509_certificates(roots_pem)] if roots_pem else []
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=CertValidationPolicySpec(
+                trust_manager=SimpleTrustManager.build(trust_roots=roots),
+                revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+            ),
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+        )
+    )
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=UNTRUSTED_INPUT)
+        signatures = reader.embedded_regular_signatures
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _refusal(exc, "not a readable PDF") from None
+    if not signatures:
+        raise NoSignature("the PDF has no signature")
+    # pyHanko's generate_report() reports on one signature; its parts put several in one.
+    reports, objects = [], []
+    for sig in signatures:
+        try:
+            result = asyncio.run(ades_lta_validation(sig, spec))
+        except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+            raise _refusal(exc, "the PDF does not parse cleanly") from None
+        reports.append(report_tools._generate_report(sig, result))
+        objects += [report_tools._package_validation_object(vo) for vo in result.validation_objects]
+    model = report_tools.ts_11910202
+    report = model.ValidationReport(
+        signature_validation_report=tuple(reports),
+        signature_validation_objects=model.ValidationObjectListType(tuple(objects)),
+    )
+    return str(
+        XmlSerializer(config=SerializerConfig(indent="  ")).render(
+            report, ns_map=report_tools.NAMESPACES
+        )
+    )

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
@@ -136,11 +136,24 @@ def sign_pdf(
     )
 
 
-@signatures_router.post("/pdf/verify")
-def verify_pdf(request: Request, file: Annotated[UploadFile, File()]) -> dict:
+@signatures_router.post(
+    "/pdf/verify",
+    responses={200: {"content": {"application/json": {}, "application/xml": {}}}},
+)
+def verify_pdf(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    report: Annotated[
+        Literal["etsi"] | None,
+        Query(description="etsi: an ETSI TS 119 102-2 validation report (XML) instead"),
+    ] = None,
+) -> Any:
     """Verify every signature of a PDF: integrity, trust, timestamp, changes after signing."""
     pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
     sender = request.client.host if request.client else "unknown"
+    if report == "etsi":
+        xml = _signing(request).etsi_report_upload(pdf, client=f"address:{sender}")
+        return Response(xml, media_type="application/xml")
     return _signing(request).verify_upload(pdf, client=f"address:{sender}")
 
 

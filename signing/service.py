@@ -40,6 +40,7 @@ from signing.pades import (
     SigningIdentity,
     SignRequest,
     UnreadablePdf,
+    etsi_report_in_worker,
     file_signer,
     renew_in_worker,
     sign_in_worker,
@@ -255,6 +256,18 @@ class SigningService:
             timeout_s=timeout_s,
             client=client,
         )
+
+    def etsi_report_upload(self, pdf: IO[bytes], *, client: str) -> str:
+        """An ETSI TS 119 102-2 validation report (XML) of an upload, made in a sandbox worker;
+        refusals as for `verify_upload`."""
+        with _upload_problems():
+            report: str = SANDBOX.run(
+                etsi_report_in_worker,
+                (pdf.read(), self.trust_anchors_pem()),
+                timeout_s=self.timeout_s,
+                client=client,
+            )
+        return report
 
     def trust_anchors_pem(self) -> bytes:
         return b"".join(

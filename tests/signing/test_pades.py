@@ -7,6 +7,7 @@ import io
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from asn1crypto import core as asn1_core
@@ -568,3 +569,47 @@ def test_a_signature_whose_cms_length_ends_in_0x80_is_written_in_time(client) ->
         answer=lambda question: answer,
     )
     assert written == answer
+
+
+class TestEtsiReport:
+    """`?report=etsi`: an ETSI TS 119 102-2 validation report, from pyHanko's EN 319 102-1
+    long-term validation of the document's own DSS and timestamps."""
+
+    NS = {"vr": "http://uri.etsi.org/19102/v1.2.1#"}
+
+    def _status(self, resp) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"].startswith("application/xml")
+        root = ElementTree.fromstring(resp.content)
+        assert root.tag == "{http://uri.etsi.org/19102/v1.2.1#}ValidationReport"
+        out = []
+        for report in root.findall("vr:SignatureValidationReport", self.NS):
+            main = report.findtext("vr:SignatureValidationStatus/vr:MainIndication", None, self.NS)
+            sub = report.findtext("vr:SignatureValidationStatus/vr:SubIndication", None, self.NS)
+            assert main is not None
+            out.append((main.rsplit(":", 1)[-1], sub.rsplit(":", 1)[-1] if sub else None))
+        return out
+
+    def _report(self, client, pdf: bytes):  # type: ignore[no-untyped-def]
+        return client.post(
+            "/v1/signatures/pdf/verify?report=etsi",
+            files={"file": ("doc.pdf", pdf, "application/pdf")},
+        )
+
+    def test_a_b_lta_result_passes_and_a_tampered_one_fails(self, client, agency) -> None:
+        signed = sign(client, agency, pdfs.simple_pdf(), "B-LTA")
+        assert self._status(self._report(client, signed)) == [("total-passed", "OK")]
+        assert self._status(self._report(client, pdfs.flip_signed_byte(signed))) == [
+            ("total-failed", "HASH_FAILURE")
+        ]
+        twice = sign(client, agency, sign(client, agency, pdfs.simple_pdf(), "B-B"), "B-LTA")
+        assert len(self._status(self._report(client, twice))) == 2  # one per signature
+
+    def test_refusals_are_those_of_the_json_verifier(self, client) -> None:
+        assert self._report(client, b"not a pdf").json()["code"] == "not_a_pdf"
+        assert self._report(client, pdfs.simple_pdf()).json()["code"] == "no_signature"
+        wrong = client.post(
+            "/v1/signatures/pdf/verify?report=pdf",
+            files={"file": ("doc.pdf", pdfs.simple_pdf(), "application/pdf")},
+        )
+        assert wrong.status_code == 422 and wrong.json()["code"] == "validation_error"
