@@ -29,6 +29,23 @@ router = APIRouter(include_in_schema=False)
 
 MAX_TOKEN = 16_384
 
+# The verifier's problems (signing.pades), by the words they start with: the page says them in
+# the reader's language; the API's English text (with any detail) is kept for the rest.
+CAUSES = (
+    "the signed bytes were changed",
+    "the signature value does not verify",
+    "the signer's certificate is revoked",
+    "the signer's certificate does not chain to a trusted root",
+    "the document was changed after signing beyond what PAdES allows",
+    "the timestamp is not valid or not trusted",
+    "the file does not parse cleanly",
+    "no readable signer certificate",
+)
+
+
+def _cause(problem: str) -> str:
+    return next((cause for cause in CAUSES if problem.startswith(cause)), problem)
+
 
 @router.get("/verify", response_class=HTMLResponse)
 async def verify_page(request: Request) -> Response:
@@ -126,6 +143,8 @@ async def verify_pdf(request: Request) -> Response:
             return render(
                 request, "verify.html", exc.status, me=me, token="", pdf_report=pdf_report
             )
+    for sig in signatures:
+        sig["causes"] = [_cause(p) for p in sig.get("problems", [])]
     for sig in signatures:  # shown in Hanoi's time, as every date on these pages
         try:
             sig["signed_at"] = datetime.fromisoformat(str(sig.get("signed_at")))

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from signing.samples import sample_pdf
+from tests.fixtures import pdfs
 from tests.fixtures.server import (
     ADMIN_TOKEN,
     Api,
@@ -122,6 +123,16 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     )
     verifier.get_by_role("button", name="Kiểm tra văn bản").click()
     expect(verifier.locator("#pdf-verdict")).to_have_text("Chữ ký số của văn bản không hợp lệ")
+    # One signed byte changed: invalid, for that reason alone, said in Vietnamese (its chain
+    # of certificates is fine, and the page does not claim otherwise).
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(pdfs.flip_signed_byte(signed, b"KET QUA"))
+    verifier.goto(f"{base}/verify")
+    verifier.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(str(tampered))
+    verifier.get_by_role("button", name="Kiểm tra văn bản").click()
+    expect(verifier.locator("#pdf-verdict")).to_have_text("Chữ ký số của văn bản không hợp lệ")
+    expect(verifier.locator(".report")).to_contain_text("các byte đã ký đã bị thay đổi")
+    expect(verifier.locator(".report")).not_to_contain_text("gốc tin cậy")
     verifier.context.close()
 
     page.goto(f"{base}/agency?status=completed")
