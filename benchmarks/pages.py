@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import re
 import statistics
 import tempfile
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from benchmarks.common import Row
+from signing.samples import sample_pdf
 
 PAGE_BUDGET = 60 * 1024
 RATIO_TARGET = 2.0
@@ -118,6 +120,25 @@ def run(quick: bool) -> list[Row]:
                 page / data,
                 f"<= {RATIO_TARGET:g}x",
                 page / data <= RATIO_TARGET,
+            )
+        )
+        # The verify page against the API it wraps: the same sandboxed check of a signed
+        # result, plus the page (template, Vietnamese, filed_under names).
+        signing = client.app.state.signing  # type: ignore[attr-defined]
+        signed = signing.pades.sign(io.BytesIO(sample_pdf()), signing.identity("STP-HN"), "B-LT")
+        files = {"file": ("r.pdf", signed, "application/pdf")}
+        m = 10 if quick else 40
+        via_page = _median_ms(lambda: client.post("/verify/pdf", files=files), m)
+        via_api = _median_ms(lambda: client.post("/v1/signatures/pdf/verify", files=files), m)
+        rows.append(
+            Row(
+                "pages",
+                "/verify/pdf round trip (signed B-LT result)",
+                via_page,
+                "ms",
+                "",
+                f"POST /v1/signatures/pdf/verify = {via_api:.1f} ms",
+                via_page / via_api,
             )
         )
         client.app.state.engine.dispose()  # type: ignore[attr-defined]
