@@ -37,7 +37,7 @@ def test_in_process_and_pdf_benchmarks_print_a_table_and_write_json(tmp_path: Pa
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "ID-token verify ES256 (warm JWKS)" in proc.stdout and "| ratio |" in proc.stdout
+    assert "ID-token verify ES256 (warm JWKS)" in proc.stdout and "| ratio " in proc.stdout
     rows = json.loads(out.read_text())["rows"]
     names = {r["name"] for r in rows}
     assert {
