@@ -21,6 +21,9 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
     "--disable-quic",
+    # a camera that shows a test pattern, allowed without asking (the verify page's scanner)
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 
 

@@ -168,3 +168,49 @@ document.addEventListener("DOMContentLoaded", () => {
   history.replaceState(null, "", location.pathname + location.search);
   form.submit();
 });
+
+// The verify page can scan a QR code itself where the browser has a QR decoder
+// (BarcodeDetector: Chrome on Android, ChromeOS, macOS) and a camera; elsewhere the button stays
+// hidden and the phone's own camera app opens /verify#receipt=... (above), or one pastes.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function tokenFromQr(text) {
+  const fragment = text.match(/#(?:receipt|token)=([A-Za-z0-9_.-]+)$/);
+  if (fragment) return fragment[1];
+  return COMPACT_JWS.test(text.trim()) ? text.trim() : null;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const scan = document.getElementById("scan");
+  const form = document.getElementById("verify-form");
+  if (!scan || !form || !("BarcodeDetector" in window) || !navigator.mediaDevices?.getUserMedia) return;
+  scan.hidden = false;
+  const video = document.getElementById("scan-video");
+  const status = document.getElementById("scan-status");
+  document.getElementById("scan-start").addEventListener("click", async () => {
+    let stream;
+    try {
+      const detector = new BarcodeDetector({ formats: ["qr_code"] });
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      video.srcObject = stream;
+      video.hidden = false;
+      await video.play();
+      status.textContent = scan.dataset.hold;
+      for (;;) {
+        const codes = await detector.detect(video);
+        const token = codes.length ? tokenFromQr(codes[0].rawValue) : null;
+        if (token) {
+          form.querySelector("textarea").value = token;
+          form.submit();
+          return;
+        }
+        if (codes.length) status.textContent = scan.dataset.otherCode;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } catch (error) {
+      status.textContent = scan.dataset.noCamera;
+    } finally {
+      if (stream) for (const track of stream.getTracks()) track.stop();
+    }
+  });
+});
