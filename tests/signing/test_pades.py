@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -129,6 +131,38 @@ class TestLevels:
         pades = client.app.state.signing.pades
         statuses = pades.verify(io.BytesIO(signed), extra_crls=[], revocation_mode="hard-fail")
         assert all(s["valid"] for s in statuses)
+
+    @pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+    def test_verifies_as_trusted_with_the_network_off(
+        self, client, agency, tmp_path: Path, level: str
+    ) -> None:
+        """The service's verifier in a process with no network at all (a new network namespace:
+        not even loopback is up), trusting only the roots, demanding revocation status
+        (hard-fail) and given no CRL: the document's DSS must carry everything."""
+        signed = tmp_path / "signed.pdf"
+        signed.write_bytes(sign(client, agency, pdfs.simple_pdf(), level))
+        roots = tmp_path / "roots.pem"
+        roots.write_bytes(client.get("/v1/signatures/trust-anchors").content)
+        script = (
+            "import json, socket, sys\n"
+            "from signing.pades import verify_in_worker\n"
+            "probe = socket.socket(); probe.settimeout(2)\n"
+            "offline = probe.connect_ex(('127.0.0.1', 9)) != 0 and probe.connect_ex(('1.1.1.1', 80)) != 0\n"
+            "pdf, roots = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()\n"
+            "report, _ = verify_in_worker(pdf, roots, [], 'hard-fail')\n"
+            "print(json.dumps({'offline': offline, 'report': report}))\n"
+        )
+        run = subprocess.run(
+            ["unshare", "--net", sys.executable, "-c", script, str(signed), str(roots)],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout.splitlines()[-1])
+        assert out["offline"] is True
+        assert out["report"] and all(s["valid"] and s["trusted"] for s in out["report"])
 
     def test_b_lta_adds_a_document_timestamp_over_everything(self, client, agency) -> None:
         signed = sign(client, agency, pdfs.simple_pdf(), "B-LTA")
