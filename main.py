@@ -124,7 +124,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from identity.service import AccessTokens
     from identity.throttle import LoginThrottle
     from identity.vneid import IdTokenVerifier, IssuerKeys
-    from signing.configured import ConfiguredKeys
     from signing.keyring import Keyring
     from signing.router import pki_router, signatures_router
     from signing.router import router as signing_router
@@ -140,9 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or load_settings()
     # Keys from configuration are read first: a bad file stops start-up with a clear message.
-    configured = None
-    if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
-        configured = ConfiguredKeys(settings)
+    configured = configured_keys(settings)
     engine = make_engine(
         settings.effective_database_url, settings.db_pool_size, settings.db_max_overflow
     )
@@ -395,6 +392,17 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def configured_keys(settings: Settings) -> ConfiguredKeys | None:
+    """Keys from configuration (production, or PKCS#12 files / trust anchors given in
+    development), read first so that a bad file stops start-up with a clear message; None means
+    the development PKI."""
+    from signing.configured import ConfiguredKeys
+
+    if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
+        return ConfiguredKeys(settings)
+    return None
+
+
 def signing_service(
     settings: Settings, engine: Engine, keyring: Keyring, configured: ConfiguredKeys | None
 ) -> SigningService:
@@ -424,14 +432,11 @@ def signing_service(
 
 def _cmd_results_renew(args: argparse.Namespace) -> int:
     from agents.submissions import renew_results
-    from signing.configured import ConfiguredKeys
     from signing.keyring import Keyring
 
     settings = load_settings()
     bootstrap(settings)
-    configured = None
-    if not settings.is_development or settings.pkcs12_keys or settings.trust_anchors_file:
-        configured = ConfiguredKeys(settings)
+    configured = configured_keys(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         signing = signing_service(
