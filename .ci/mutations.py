@@ -127,6 +127,27 @@ M = [
         "tests/web/test_counter_pages.py",
     ),
     (
+        "29a staff exchange at level 1",
+        "identity/service.py",
+        "    if verified.loa < STAFF_LOGIN_LEVEL:",
+        "    if False:",
+        "tests/agents/test_staff.py",
+    ),
+    (
+        "29b level-1 session chooses a workplace",
+        "identity/browser.py",
+        "            if found.loa < STAFF_LOGIN_LEVEL:",
+        "            if False:",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
+        "29c a GET starts work",
+        "web/staff.py",
+        "    return render(\n        request,\n        workplace.chooser,",
+        "    return await _work_at(request, workplace, workplace.key(found[0])) if len(found) == 1 else render(\n        request,\n        workplace.chooser,",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
         "26 forged receipt at /verify",
         "agents/submissions.py",
         "    if s is None or s.receipt != token.strip():",

@@ -27,7 +27,12 @@ from core.auth import Principal
 from core.db import read_only
 from core.errors import BadRequest, Forbidden, ServiceUnavailable
 from identity.models import LoginAttempt, WebSession
-from identity.service import StaffDirectory, StaffPlace, first_use_of_id_token
+from identity.service import (
+    STAFF_LOGIN_LEVEL,
+    StaffDirectory,
+    StaffPlace,
+    first_use_of_id_token,
+)
 from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -40,6 +45,10 @@ class LoginFailed(BadRequest):
 
 class NotStaffHere(Forbidden):
     code, title = "not_staff_here", "Not staff there"
+
+
+class StaffLoginTooWeak(Forbidden):
+    code, title = "staff_login_level", "Staff need a level-2 VNeID login"
 
 
 class VneidUnavailable(ServiceUnavailable):
@@ -278,6 +287,8 @@ class BrowserLogins:
             found = session.get(WebSession, _hash(session_id)) if len(session_id) <= 128 else None
             if found is None or found.ended_at is not None:
                 raise NotStaffHere("log in again")
+            if found.loa < STAFF_LOGIN_LEVEL:
+                raise StaffLoginTooWeak("staff need a level-2 VNeID login: log in again")
             chosen = next(
                 (
                     p

@@ -23,6 +23,9 @@ from identity.vneid import IdTokenRejected, IdTokenVerifier
 from signing.keyring import InvalidServiceToken, Keyring
 
 ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068
+# Staff act for citizens and agencies: they log in at VNeID's stronger level on every path (the
+# counter software's token exchange and the browser's workplaces alike).
+STAFF_LOGIN_LEVEL = 2
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 
 # Client secrets are 256 random bits from `secrets`, not passwords a person chose: nobody can
@@ -172,18 +175,39 @@ def staff_token_exchange(
     """RFC 8693 with the counter's (or agency's) client credentials: a staff member's VNeID ID
     token for a token bound to that person, at that counter."""
     client = authenticate_client(session, throttle, client_id, client_secret, address, now)
+    # A failed staff exchange counts against the counter's credential and the address, and is
+    # put on the record: a stolen counter secret must not be a free oracle for clerks' logins.
+    keys = [f"staff:{client.client_id}", f"address:{address}"]
+    throttle.check(throttle.read(session, keys, now), now)
+
+    def refuse(reason: str) -> InvalidGrant:
+        session.rollback()
+        login_failed(
+            session,
+            throttle,
+            keys,
+            now,
+            method="staff_token_exchange",
+            reason=reason,
+            address=address,
+            client_id=client.client_id,
+        )
+        return InvalidGrant(reason)
+
     try:
         verified = verifier.verify(subject_token, now)
     except IdTokenRejected as exc:
-        raise InvalidGrant(exc.reason) from None
+        raise refuse(exc.reason) from None
+    if verified.loa < STAFF_LOGIN_LEVEL:
+        raise refuse("staff need a level-2 VNeID login")
     member = staff.staff_for(
         session, client.kind, client.owner_code, client.counter_id, verified.pid
     )
     if member is None:
-        raise InvalidGrant("this person is not active staff of this counter")
+        raise refuse("this person is not active staff of this counter")
     expires_at = datetime.fromtimestamp(verified.expires_at + verifier.skew, UTC)
     if not first_use_of_id_token(session, verified.replay_key, expires_at):
-        raise InvalidGrant("this ID token has already been exchanged")
+        raise refuse("this ID token has already been exchanged")
     staff_code, staff_name = member
     audit.record(
         session,

@@ -83,6 +83,7 @@ class LoginThrottle:
         self.window_s = window_s
         self.limits = {
             "client": per_client,
+            "staff": per_client,  # failed staff logins through one counter's credential
             "address": per_address,
             "admin": admin_per_address,
             **other_limits,  # e.g. lookup=10: lookups of request codes per citizen

@@ -15,11 +15,11 @@ from sqlmodel import Session
 from core.auth import SESSION_COOKIE, Principal, session_principal
 from core.clock import utcnow
 from core.errors import AppError
-from identity.service import StaffPlace
+from identity.service import STAFF_LOGIN_LEVEL, StaffPlace
 from web.common import form_data, to_login
 from web.pages import language_of, render, translations
 
-STAFF_LOGIN_LEVEL = 2  # staff act for citizens and agencies: the stronger VNeID login
+__all__ = ["STAFF_LOGIN_LEVEL"]  # the level is identity's rule; the pages only ask for it
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,9 @@ async def start_work(request: Request, workplace: Workplace) -> Response:
     found = await run_in_threadpool(places)
     if not found:
         return _refused(request, me, *workplace.not_staff)
-    if len(found) == 1:
-        return await _work_at(request, workplace, workplace.key(found[0]))
+    # Even with one workplace the person presses "start work" (a POST with the session's CSRF
+    # token): a GET never turns a citizen's session into a staff one, so no link or image
+    # planted by another site can make a clerk start work.
     return render(
         request,
         workplace.chooser,

@@ -148,3 +148,33 @@ def test_agency_staff_act_for_their_agency(world: World, issuer) -> None:
     assert (
         me["kind"] == "agency" and me["agency"] == "STP-HN" and me["staff"]["staff_code"] == "TP-01"
     )
+
+
+def test_a_level_1_login_never_makes_a_clerk(world: World, issuer) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    weak = world.client.post(
+        "/oauth/token",
+        data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token(sub=CLERK, acr="vneid:loa1")},
+        auth=(counter["client_id"], counter["client_secret"]),
+    )
+    assert weak.status_code == 400 and weak.json()["error"] == "invalid_grant", weak.text
+    assert "level-2" in weak.json()["error_description"]
+    assert staff_token(world, issuer, counter).status_code == 200  # the same clerk at level 2
+
+
+def test_failed_staff_logins_are_on_the_record_and_throttled(world: World, issuer) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    answers = [
+        staff_token(world, issuer, counter, pid="079088011223").status_code for _ in range(11)
+    ]
+    assert answers[:10] == [400] * 10 and answers[10] == 429, answers
+    # Throttled before the ID token is looked at: the real clerk waits too (the counter's
+    # credential is under attack), and the failures are on the record with the counter named.
+    assert staff_token(world, issuer, counter).status_code == 429
+    failed = world.client.get("/v1/audit/events?kind=login.failed", headers=world.admin).json()
+    staff_failures = [e for e in failed if e["data"]["method"] == "staff_token_exchange"]
+    assert len(staff_failures) == 10
+    assert staff_failures[0]["data"]["client_id"] == counter["client_id"]
+    assert "not active staff" in staff_failures[0]["data"]["reason"]

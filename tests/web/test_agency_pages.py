@@ -74,6 +74,8 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     page = context.new_page()
     page.goto(f"{base}/agency")
     vneid_login(page, CLERK_PID, CLERK_NAME)
+    expect(page.get_by_text("Sở Tư pháp thành phố Hà Nội")).to_be_visible()
+    page.get_by_role("button", name="Bắt đầu làm việc tại đây").click()  # never on a GET
     expect(page.get_by_role("heading", level=1)).to_have_text("Sở Tư pháp thành phố Hà Nội")
     expect(page.locator("header .who")).to_have_text(f"{CLERK_NAME} · CB-07")
     row = page.get_by_role("link", name=filed["id"])

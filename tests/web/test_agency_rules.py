@@ -20,6 +20,17 @@ def register(w: World, agency: str = "STP-HN", pid: str = CLERK, code: str = "CB
     assert made.status_code == 201, made.text
 
 
+def start_work(w: World) -> None:
+    """The agency page asks (a GET changes nothing); the clerk presses "start work"."""
+    asked = w.client.get("/agency", follow_redirects=False)
+    assert asked.status_code == 200 and w.client.get("/v1/me").json()["kind"] == "citizen"
+    key = asked.text.split('name="agency" value="', 1)[1].split('"', 1)[0]
+    started = w.client.post(
+        "/agency/choose", data={"csrf_token": csrf(w), "agency": key}, follow_redirects=False
+    )
+    assert started.status_code == 303 and started.headers["location"] == "/agency"
+
+
 def filed(w: World) -> str:
     d = grant(w.client, w.citizen, max_uses=2)
     made = submit(w.client, w.vnpost, d["token"])
@@ -39,9 +50,14 @@ def test_only_agency_staff_at_level_2_and_only_their_agencys_dossiers(world: Wor
     browser_session(world, "079088011223")  # nobody's staff
     assert world.client.get("/agency").status_code == 403
 
+    browser_session(world, CLERK, loa=1)  # straight to the chooser's POST: still level 1
+    refused = world.client.post(
+        "/agency/choose", data={"csrf_token": csrf(world), "agency": "STP-HN"}
+    )
+    assert refused.status_code == 403 and world.client.get("/v1/me").json()["kind"] == "citizen"
+
     browser_session(world, CLERK)
-    started = world.client.get("/agency", follow_redirects=False)
-    assert started.status_code == 303 and started.headers["location"] == "/agency"
+    start_work(world)
     assert world.client.get("/v1/me").json()["staff"]["staff_code"] == "CB-07"
     inbox = world.client.get("/agency")
     assert inbox.status_code == 200 and sid in inbox.text
@@ -50,7 +66,7 @@ def test_only_agency_staff_at_level_2_and_only_their_agencys_dossiers(world: Wor
     assert world.client.get(f"/agency/submissions/{sid}").status_code == 200
 
     browser_session(world, "001077000999")  # the police's clerk: not theirs
-    world.client.get("/agency")
+    start_work(world)
     assert sid not in world.client.get("/agency").text
     assert world.client.get(f"/agency/submissions/{sid}").status_code == 404
 
@@ -59,7 +75,7 @@ def test_an_upload_needs_the_csrf_token_and_a_pdf(world: World) -> None:
     sid = filed(world)
     register(world)
     browser_session(world, CLERK)
-    world.client.get("/agency")
+    start_work(world)
     not_pdf = ("r.pdf", b"hello", "application/pdf")
     forged = world.client.post(f"/agency/submissions/{sid}/result", files={"file": not_pdf})
     assert forged.status_code == 403
@@ -80,7 +96,7 @@ def test_an_upload_needs_the_csrf_token_and_a_pdf(world: World) -> None:
 def test_deactivation_ends_an_agency_clerks_session(world: World) -> None:
     register(world)
     browser_session(world, CLERK)
-    world.client.get("/agency")
+    start_work(world)
     assert world.client.get("/v1/me").status_code == 200
     done = world.client.post("/v1/agencies/STP-HN/staff/CB-07/deactivate", headers=world.admin)
     assert done.status_code == 200

@@ -107,7 +107,7 @@ def test_the_counter_story_in_two_browsers(
     expect(clerk.get_by_role("heading", level=1)).to_have_text("Hôm nay bạn làm việc tại quầy nào?")
     check_page(clerk, "counter-choose")
     clerk.get_by_label(re.compile("Bưu cục Cầu Giấy")).check()
-    clerk.get_by_role("button", name="Làm việc tại quầy này").click()
+    clerk.get_by_role("button", name="Bắt đầu làm việc tại đây").click()
     expect(clerk.get_by_role("heading", level=1)).to_have_text(
         "Bưu điện Việt Nam: Bưu cục Cầu Giấy"
     )

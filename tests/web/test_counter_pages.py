@@ -50,9 +50,36 @@ def at_counter(w: World) -> dict[str, Any]:
     counter = create_counter(w.client, w.admin, "VNPOST")
     assert register(w, counter).status_code == 201
     browser_session(w, CLERK)
-    started = w.client.get("/counter", follow_redirects=False)
+    asked = w.client.get("/counter", follow_redirects=False)  # a GET changes nothing
+    assert asked.status_code == 200 and "Bắt đầu làm việc" in asked.text
+    assert w.client.get("/v1/me").json()["kind"] == "citizen"
+    started = w.client.post(
+        "/counter/choose",
+        data={"csrf_token": csrf(w), "counter": counter["id"]},
+        follow_redirects=False,
+    )
     assert started.status_code == 303 and started.headers["location"] == "/counter"
     return counter
+
+
+def test_a_get_never_starts_work_and_a_level_1_session_never_can(world: World) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    browser_session(world, CLERK)
+    for _ in range(2):
+        world.client.get("/counter")
+    assert world.client.get("/v1/me").json()["kind"] == "citizen"
+    events = world.client.get("/v1/audit/events?kind=login.staff", headers=world.admin).json()
+    assert events == []
+
+    browser_session(world, CLERK, loa=1)
+    token = csrf(world)
+    refused = world.client.post(
+        "/counter/choose", data={"csrf_token": token, "counter": counter["id"]}
+    )
+    assert refused.status_code == 403 and "mức độ 2" in refused.text
+    me = world.client.get("/v1/me").json()
+    assert me["kind"] == "citizen" and me["loa"] == 1
 
 
 def test_a_clerk_at_her_only_counter_works_there_in_her_name(world: World) -> None:
