@@ -108,7 +108,7 @@ M = [
     (
         "25a deactivated clerk's session",
         "identity/callers.py",
-        "            if not self.staff_active(principal):  # deactivation ends the staff session at once",
+        "            if not self.may_act(principal):  # suspension or deactivation ends it at once",
         "            if False:",
         "tests/web/test_counter_pages.py",
     ),
@@ -146,6 +146,13 @@ M = [
         "    return render(\n        request,\n        workplace.chooser,",
         "    return await _work_at(request, workplace, workplace.key(found[0])) if len(found) == 1 else render(\n        request,\n        workplace.chooser,",
         "tests/web/test_counter_pages.py",
+    ),
+    (
+        "30 suspension stops live tokens",
+        "identity/callers.py",
+        "            if not directory.owner_active(conn, principal.kind, owner):",
+        "            if False:",
+        "tests/agents/test_staff.py",
     ),
     (
         "26 forged receipt at /verify",

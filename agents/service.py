@@ -399,6 +399,15 @@ class StaffRoster:
                 )
         return found
 
+    def owner_active(self, session: Session | Connection, kind: str, owner_code: str) -> bool:
+        if kind == "agency":  # agencies are not suspended; one that exists may act
+            found = session.execute(select(Agency.code).where(col(Agency.code) == owner_code))
+            return found.first() is not None
+        status = session.execute(
+            select(Agent.status).where(col(Agent.code) == owner_code)
+        ).scalar_one_or_none()
+        return status == "active"
+
     def is_active(
         self, session: Session | Connection, kind: str, owner_code: str, staff_code: str
     ) -> bool:

@@ -86,7 +86,7 @@ class CallerDirectory(Protocol):
 
     def csrf_token(self, session_id: str) -> str: ...
 
-    def staff_active(self, principal: Principal) -> bool: ...
+    def may_act(self, principal: Principal) -> bool: ...
 
 
 def bearer_token(request: Request) -> str | None:
@@ -140,10 +140,10 @@ async def caller(request: Request) -> Principal:
     """A bearer token, or else the browser's session (with CSRF on state-changing requests)."""
     if request.headers.get("authorization"):
         principal = principal_of(request)
-        if principal.staff_code is not None and not await run_in_threadpool(
-            _callers(request).staff_active, principal
-        ):  # deactivation stops a staff member's tokens at once
-            raise NotAuthenticated("this staff member has been deactivated")
+        if principal.kind in ("agent", "agency") and not await run_in_threadpool(
+            _callers(request).may_act, principal
+        ):  # an agent's suspension, a staff member's deactivation: the token stops at once
+            raise NotAuthenticated("this credential is suspended or its staff member deactivated")
         return principal
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:

@@ -26,24 +26,28 @@ class Callers:
 
     def session_principal(self, session_id: str, now: datetime) -> Principal | None:
         principal = self.logins.principal(session_id, now)
-        if principal is not None and principal.staff_code is not None:
-            if not self.staff_active(principal):  # deactivation ends the staff session at once
+        if principal is not None and principal.kind != "citizen":
+            if not self.may_act(principal):  # suspension or deactivation ends it at once
                 return None
         return principal
 
     def csrf_token(self, session_id: str) -> str:
         return self.logins.csrf_token(session_id)
 
-    def staff_active(self, principal: Principal) -> bool:
+    def may_act(self, principal: Principal) -> bool:
+        """A counter's or an agency's caller acts only while its owner may (an agent's
+        suspension stops its counters' tokens and its staff's browser sessions at once, reads
+        included) and, when bound to a staff member, while that person is active staff there."""
         owner = principal.agent_code if principal.kind == "agent" else principal.agency_code
-        if owner is None or principal.staff_code is None:
+        if owner is None:
             return False
+        directory = self.state.staff_directory
         with self.state.read_engine.connect() as conn:
-            return bool(
-                self.state.staff_directory.is_active(
-                    conn, principal.kind, owner, principal.staff_code
-                )
-            )
+            if not directory.owner_active(conn, principal.kind, owner):
+                return False
+            if principal.staff_code is None:
+                return True
+            return bool(directory.is_active(conn, principal.kind, owner, principal.staff_code))
 
     def principal(self, token: str, now: float) -> Principal:
         return self.tokens.principal(token, now)

@@ -159,6 +159,10 @@ class StaffDirectory(Protocol):
         self, session: Session | Connection, kind: str, owner_code: str, staff_code: str
     ) -> bool: ...
 
+    def owner_active(self, session: Session | Connection, kind: str, owner_code: str) -> bool:
+        """Whether the agent (kind "agent") or agency may act now: not suspended."""
+        ...
+
 
 def staff_token_exchange(
     session: Session,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.factories import TOKEN_EXCHANGE, create_counter, grant
+from tests.fixtures.factories import TOKEN_EXCHANGE, create_counter, grant, in_days
 from tests.fixtures.issuer import LoopbackIssuer
 from tests.fixtures.world import World, problem, verify_with_jwks
 
@@ -178,3 +178,46 @@ def test_failed_staff_logins_are_on_the_record_and_throttled(world: World, issue
     assert len(staff_failures) == 10
     assert staff_failures[0]["data"]["client_id"] == counter["client_id"]
     assert "not active staff" in staff_failures[0]["data"]["reason"]
+
+
+def test_suspending_an_agent_stops_its_counters_and_clerks_at_once(world: World, issuer) -> None:
+    from tests.web.test_counter_pages import browser_session, csrf
+
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    grant(world.client, world.citizen, max_uses=2)
+    clerk = {
+        "Authorization": f"Bearer {staff_token(world, issuer, counter).json()['access_token']}"
+    }
+    counter_token = world.vnpost
+    body = {
+        "procedures": ["1.001612"],
+        "max_uses": 1,
+        "valid_until": in_days(5),
+        "purpose": "Nộp hồ sơ",
+    }
+    # a clerk working at the counter in a browser
+    browser_session(world, CLERK)
+    world.client.post("/counter/choose", data={"csrf_token": csrf(world), "counter": counter["id"]})
+    assert world.client.get("/v1/me").json()["kind"] == "agent"
+    for bearer in (clerk, counter_token):
+        held = world.client.get("/v1/delegations", headers=bearer)
+        assert held.status_code == 200 and held.json(), held.text
+
+    assert world.client.post("/v1/agents/VNPOST/suspend", headers=world.admin).status_code == 200
+    for bearer in (clerk, counter_token):
+        problem(world.client.get("/v1/delegations", headers=bearer), 401, "unauthorized")
+        problem(world.client.get("/v1/me", headers=bearer), 401, "unauthorized")
+        made = world.client.post("/v1/authorization-requests", headers=bearer, json=body)
+        problem(made, 401, "unauthorized")
+    problem(world.client.get("/v1/delegations"), 401, "unauthorized")  # the browser session
+    page = world.client.get("/counter", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    # FPT Shop's counters go on as before.
+    assert world.client.get("/v1/delegations", headers=world.fpt).status_code == 200
+
+    assert world.client.post("/v1/agents/VNPOST/reinstate", headers=world.admin).status_code == 200
+    for bearer in (clerk, counter_token):
+        assert world.client.get("/v1/delegations", headers=bearer).status_code == 200
+        made = world.client.post("/v1/authorization-requests", headers=bearer, json=body)
+        assert made.status_code == 201, made.text

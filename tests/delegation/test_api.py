@@ -290,8 +290,8 @@ class TestLifecycle:
     def test_agent_suspension_blocks_until_reinstated(self, world: World) -> None:
         d = grant(world.client, world.citizen, max_uses=5)
         world.client.post("/v1/agents/VNPOST/suspend", headers=world.admin)
-        # The counter's access token was issued before the suspension; the use is still refused.
-        problem(submit(world.client, world.vnpost, d["token"]), 409, "suspended")
+        # The counter's access token was issued before the suspension: it stops at once.
+        problem(submit(world.client, world.vnpost, d["token"]), 401, "unauthorized")
         assert (
             world.client.post("/v1/delegations/verify", json={"token": d["token"]}).json()["status"]
             == "suspended"
