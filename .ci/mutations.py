@@ -155,6 +155,13 @@ M = [
         "tests/agents/test_staff.py",
     ),
     (
+        "31 fresh login to approve, every path",
+        "agents/requests.py",
+        "    if not login_is_fresh(principal, now):",
+        "    if False:",
+        "tests/agents/test_authorization_requests.py",
+    ),
+    (
         "26 forged receipt at /verify",
         "agents/submissions.py",
         "    if s is None or s.receipt != token.strip():",

@@ -15,6 +15,7 @@ OperatorNotAllowed  422 operator_not_allowed
 RequestNotFound     404 request_not_found
 RequestState        409 (code: the request's status: approved, declined, expired, cancelled)
 NotForThisCitizen   403 not_for_this_citizen
+LoginNotFresh       401 login_not_fresh
 TooManyOpenRequests 429 too_many_open_requests
 TooManyLookups      429 too_many_lookups
 StaffNotFound       404 staff_not_found
@@ -30,6 +31,7 @@ from core.errors import (
     NotFound,
     PayloadTooLarge,
     TooManyRequests,
+    Unauthorized,
     Unprocessable,
 )
 
@@ -108,6 +110,10 @@ class RequestState(Conflict):
 
 class NotForThisCitizen(Forbidden):
     code, title = "not_for_this_citizen", "The request is for another citizen"
+
+
+class LoginNotFresh(Unauthorized):
+    code, title = "login_not_fresh", "Log in with VNeID again to approve"
 
 
 class TooManyOpenRequests(TooManyRequests):

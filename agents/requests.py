@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from agents.exceptions import (
+    LoginNotFresh,
     RequestNotFound,
     RequestState,
     TooManyLookups,
@@ -41,6 +42,10 @@ from signing.keyring import Keyring
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, no 1/I
 CODE_LENGTH = 8
+# Approving grants a mandate: a phone left logged in must not approve for someone else, so the
+# level-2 login must be this recent, on the page and the API alike (bearer tokens carry the ID
+# token's auth_time).
+FRESH_LOGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -61,6 +66,14 @@ def _code_hash(code: str) -> str:
 
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def login_is_fresh(principal: Principal, now: datetime) -> bool:
+    """A level-2 login at most FRESH_LOGIN old (and not dated in the future)."""
+    if (principal.loa or 0) < 2 or principal.auth_time is None:
+        return False
+    age = now.timestamp() - principal.auth_time
+    return -60 <= age <= FRESH_LOGIN.total_seconds()
 
 
 def status_of(r: AuthorizationRequest, now: datetime) -> str:
@@ -299,6 +312,8 @@ def approve(
         if _by_code(session, principal, code) is None:
             raise _not_found(session)
         raise InsufficientAssurance("approving needs a VNeID level-2 login")
+    if not login_is_fresh(principal, now):
+        raise LoginNotFresh("approving needs a VNeID login of the last 5 minutes: log in again")
     delegation_id = delegation_service.new_delegation_id()
     claimed = (
         session.execute(

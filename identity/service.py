@@ -86,7 +86,15 @@ class AccessTokens:
         if not isinstance(sub, str):
             raise NotAuthenticated("access token has no subject")
         if kind == "citizen":
-            return Principal("citizen", sub, loa=c.get("loa"), name=c.get("name"), expires_at=exp)
+            auth_time = c.get("auth_time")
+            return Principal(
+                "citizen",
+                sub,
+                loa=c.get("loa"),
+                name=c.get("name"),
+                expires_at=exp,
+                auth_time=auth_time if isinstance(auth_time, int) else None,
+            )
         staff: dict[str, Any] = c["staff"] if isinstance(c.get("staff"), dict) else {}
         staff_code, staff_name = staff.get("code"), staff.get("name")
         if kind == "agent":
@@ -319,6 +327,8 @@ def exchange_id_token(
     }
     if verified.name:
         claims["name"] = verified.name
+    if verified.auth_time is not None:  # how fresh the login is (approvals need a recent one)
+        claims["auth_time"] = verified.auth_time
     return tokens.issue(claims, now)
 
 

@@ -473,7 +473,6 @@ async def activity(request: Request, page: int = 1) -> Response:
 
 
 # -- a counter's authorization request, approved on the citizen's phone --------------------------
-FRESH_LOGIN = timedelta(minutes=5)  # a phone left logged in must not approve for someone else
 REQUEST_STATES = {  # msgids of web/translations
     "approved": "You approved this request.",
     "declined": "You declined this request.",
@@ -483,11 +482,7 @@ REQUEST_STATES = {  # msgids of web/translations
 
 
 def _fresh(me: Principal) -> bool:
-    return (
-        (me.loa or 0) >= 2
-        and me.auth_time is not None
-        and utcnow() - datetime.fromtimestamp(me.auth_time, UTC) <= FRESH_LOGIN
-    )
+    return requests_service.login_is_fresh(me, utcnow())
 
 
 @router.get("/r/{code}", response_class=HTMLResponse)

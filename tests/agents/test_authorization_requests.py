@@ -204,6 +204,31 @@ def test_level_1_cannot_approve(world: World, issuer) -> None:
     )
 
 
+def test_approving_needs_a_login_of_the_last_5_minutes_on_every_path(world: World, issuer) -> None:
+    import time
+
+    from tests.web.test_counter_pages import browser_session, csrf
+
+    asked = ask(world)
+    url = f"/v1/authorization-requests/by-code/{asked['code']}/approve"
+    ten_minutes_ago = int(time.time()) - 600
+    # A bearer token from an ID token whose login is 10 minutes old, and one that never says.
+    for auth_time in (ten_minutes_ago, ...):
+        stale = citizen_headers(world.client, issuer, sub=DELEGATOR, auth_time=auth_time)
+        problem(world.client.post(url, headers=stale), 401, "login_not_fresh")
+    # The browser session of a login 10 minutes old, with its cookie and CSRF header.
+    sid = browser_session(world, DELEGATOR, name="Nguyễn Văn An")
+    with world.client.app.state.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE web_sessions SET auth_time = :t"), {"t": ten_minutes_ago})
+    assert sid
+    problem(world.client.post(url, headers={"X-CSRF-Token": csrf(world)}), 401, "login_not_fresh")
+    world.client.cookies.clear()
+    status = world.client.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost)
+    assert status.json()["status"] == "pending"
+    fresh = citizen_headers(world.client, issuer, sub=DELEGATOR)
+    assert world.client.post(url, headers=fresh).status_code == 201
+
+
 def test_the_21st_open_request_of_a_counter_is_refused(world: World) -> None:
     for _ in range(20):
         ask(world)
