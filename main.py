@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from agents.requests import RequestConfig
     from agents.router import router as agents_router
     from agents.service import CatalogueDirectory, StaffRoster
+    from agents.submissions import IssuedResults
     from audit.router import router as audit_router
     from audit.service import AuditLog, BackgroundSequencer
     from core.concurrency import install_executor
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.audit = AuditLog(engine, keyring, settings.public_url)
     app.state.signing = signing_service(settings, engine, keyring, configured)
+    app.state.signing.results = IssuedResults(app.state.read_engine)
 
     install_error_handlers(app)
     openapi.install(app)

@@ -162,6 +162,27 @@ M = [
         "tests/agents/test_authorization_requests.py",
     ),
     (
+        "32a filed under: the stored result",
+        "signing/mandate.py",
+        "        elif not stored:",
+        "        elif False:",
+        "tests/agents/test_results.py",
+    ),
+    (
+        "32b filed under: a valid signature",
+        "signing/mandate.py",
+        "    elif not signature_valid:",
+        "    elif False:",
+        "tests/agents/test_results.py",
+    ),
+    (
+        "32c filed under: a result at all",
+        "signing/mandate.py",
+        "        if stored is None:",
+        "        if False:",
+        "tests/agents/test_results.py",
+    ),
+    (
         "26 forged receipt at /verify",
         "agents/submissions.py",
         "    if s is None or s.receipt != token.strip():",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Engine, bindparam, insert, literal, tuple_, update
+from sqlalchemy import Engine, bindparam, func, insert, literal, tuple_, update
 from sqlmodel import Session, col, select
 
 from agents.exceptions import (
@@ -372,6 +372,35 @@ def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[
         .order_by(col(Submission.created_at), col(Submission.id))
     )
     return list(session.scalars(stmt))
+
+
+class IssuedResults:
+    """signing.mandate.StoredResults: the results this service signed and stored, for
+    `filed_under` to compare an uploaded document with."""
+
+    MAX_SUBMISSION_ID = 40
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def result_begins_with(
+        self, submission: str, signed_length: int, signed_sha256: str
+    ) -> bool | None:
+        if len(submission) > self.MAX_SUBMISSION_ID or signed_length <= 0:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(  # only the prefix leaves the database
+                    func.length(SubmissionResult.pdf),
+                    func.substr(SubmissionResult.pdf, 1, signed_length),
+                ).where(col(SubmissionResult.submission_id) == submission)
+            ).first()
+        if row is None:
+            return None
+        stored_length, prefix = row
+        if stored_length < signed_length:
+            return False
+        return hashlib.sha256(bytes(prefix)).hexdigest() == signed_sha256
 
 
 def attach_result(

@@ -77,7 +77,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from signing import asn1_backport  # noqa: F401  (before any CMS is encoded)
-from signing.mandate import Mandate, embed_mandate, read_mandate
+from signing.mandate import FoundMandate, Mandate, embed_mandate, read_mandate
 from signing.sandbox import PdfTooComplex, ask_parent
 
 log = logging.getLogger("uyquyen.signing")
@@ -733,9 +733,9 @@ class PadesService:
         pdf: IO[bytes],
         extra_crls: list[bytes] | None = None,
         revocation_mode: str = "soft-fail",
-    ) -> tuple[list[dict[str, Any]], Mandate | None]:
+    ) -> tuple[list[dict[str, Any]], FoundMandate | None]:
         """`verify`, and what the document was filed under, as the earliest signature that
-        covers a mandate signed it."""
+        covers a mandate signed it (with the bytes that signature covers, to compare)."""
         try:
             reader = PdfFileReader(pdf, strict=False, decode_limits=UNTRUSTED_INPUT)
             signatures = reader.embedded_signatures
@@ -757,15 +757,25 @@ class PadesService:
                 "crls": crls,
             }
             report.append(self._verify_one(sig, dss, kwargs))
-        mandate = None
-        for sig in signatures:
+        for index, sig in enumerate(signatures):
             try:
                 mandate = read_mandate(reader, sig.signed_revision)
             except (PdfError, RecursionError):
                 mandate = None
-            if mandate is not None:
-                break
-        return report, mandate
+            if mandate is None:
+                continue
+            try:
+                start, len1, start2, len2 = (int(x) for x in sig.byte_range)
+            except (TypeError, ValueError):
+                return report, None
+            if start != 0 or start2 < len1:
+                return report, None
+            pdf.seek(0)
+            signed = pdf.read(start2 + len2)
+            return report, FoundMandate(
+                mandate, index, len(signed), hashlib.sha256(signed).hexdigest()
+            )
+        return report, None
 
     @staticmethod
     def _verify_one(
@@ -882,7 +892,7 @@ def _chain_status(sig: Any, vc: ValidationContext) -> tuple[bool, bool]:
 
 def verify_in_worker(
     pdf: bytes, roots_pem: bytes, crls: list[bytes], mode: str
-) -> tuple[list[dict[str, Any]], Mandate | None]:
+) -> tuple[list[dict[str, Any]], FoundMandate | None]:
     """The sandboxed verification of an upload (see signing.sandbox)."""
     service = PadesService(
         x509.load_pem_x509_certificates(roots_pem) if roots_pem else [], None, None

@@ -31,7 +31,7 @@ from signing.exceptions import (
 )
 from signing.hsm import Pkcs11Keys
 from signing.keyring import Keyring
-from signing.mandate import Mandate, filed_under
+from signing.mandate import FoundMandate, Mandate, StoredResults, filed_under
 from signing.pades import (
     Level,
     NoSignature,
@@ -92,6 +92,9 @@ class SigningService:
         issuer: str = "",
     ):
         self.keyring = keyring  # checks the receipts embedded in results (filed_under)
+        # The results agents stored (filed_under compares a document with them); set by the
+        # app once agents exist, since agents sit above signing.
+        self.results: StoredResults | None = None
         self.issuer = issuer
         self.engine = engine
         self.timeout_s = timeout_s
@@ -234,7 +237,10 @@ class SigningService:
             "signatures": signatures,
         }
         if mandate is not None and self.keyring is not None:
-            report["filed_under"] = filed_under(mandate, self.keyring, self.issuer)
+            covering = signatures[mandate.signature]
+            report["filed_under"] = filed_under(
+                mandate, bool(covering["valid"]), self.keyring, self.issuer, self.results
+            )
         return report
 
     def verify(
@@ -243,7 +249,7 @@ class SigningService:
         revocation_mode: str = "soft-fail",
         timeout_s: float = 20.0,
         client: str = "anonymous",
-    ) -> tuple[list[dict[str, Any]], Mandate | None]:
+    ) -> tuple[list[dict[str, Any]], FoundMandate | None]:
         """Verify an untrusted upload in a sandbox worker, with a deadline and a memory cap."""
         return SANDBOX.run(
             verify_in_worker,

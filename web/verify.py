@@ -43,6 +43,22 @@ CAUSES = (
 )
 
 
+# Why a document that carries a receipt does not answer that dossier (filed_under.mismatch).
+MISMATCH_TEXTS = {
+    "receipt_not_genuine": "The receipt inside is not genuine or names another dossier",
+    "signature_not_valid": (
+        "The document names a dossier, but its signature does not hold: it is not that "
+        "dossier's result"
+    ),
+    "no_result_stored": (
+        "The document names a dossier that has not been answered: it is not that dossier's result"
+    ),
+    "not_the_stored_result": (
+        "The document names a dossier, but it is not the result the agency returned for it"
+    ),
+}
+
+
 def _cause(problem: str) -> str:
     return next((cause for cause in CAUSES if problem.startswith(cause)), problem)
 
@@ -166,4 +182,11 @@ async def verify_pdf(request: Request) -> Response:
         "counter_name": counter_name,
         "procedure_name": procedure_name,
     }
-    return render(request, "verify.html", me=me, token="", pdf_report=pdf_report)
+    return render(
+        request,
+        "verify.html",
+        me=me,
+        token="",
+        pdf_report=pdf_report,
+        mismatch_texts=MISMATCH_TEXTS,
+    )

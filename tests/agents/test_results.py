@@ -119,6 +119,7 @@ def test_a_result_carries_the_mandate_it_was_filed_under(world: World) -> None:
         "counter": counter,
         "act": {"sub": "NV-0042", "counter": counter, "authenticated": False},
         "receipt_valid": True,
+        "mismatch": None,
     }
 
     direct = w.client.post(
@@ -138,6 +139,7 @@ def test_a_result_carries_the_mandate_it_was_filed_under(world: World) -> None:
     )
     mismatch = _verified(w, swapped)["filed_under"]
     assert mismatch["receipt_valid"] is False and mismatch["act"] is None
+    assert mismatch["mismatch"] == "receipt_not_genuine"
     forged = signing.sign(
         io.BytesIO(pdfs.simple_pdf()),
         "STP-HN",
@@ -198,3 +200,91 @@ def test_results_renew_adds_archive_timestamps_that_keep_the_result_valid(
         assert all(s["valid"] and s["trusted"] for s in report["signatures"])
     trail = w.client.get("/v1/audit/events", headers=w.citizen).json()
     assert [e["kind"] for e in trail].count("result.renewed") == 2
+
+
+def _carrying(receipt: str, submission: str, delegation: str) -> bytes:
+    """A PDF that carries a genuine receipt and its ids in its first revision, as anyone
+    holding the receipt (the citizen, the counter, a reader of the paper QR) can make."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf(text="KET QUA GIA MAO")))
+    embed_mandate(writer, Mandate(receipt, submission, delegation))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_genuine_receipt_in_another_document_claims_no_dossier(world: World) -> None:
+    """Receipts are not secret: a document signed by another agency, a second "result" the
+    responsible agency signed outside the result route, and a self-signed one all carry X's
+    genuine receipt; none is reported as answering X, and each says why."""
+    w = world
+    d = grant(w.client, w.citizen, max_uses=2)
+    sub = submit(w.client, w.vnpost, d["token"]).json()
+    forged = _carrying(sub["receipt"], sub["id"], d["id"])
+    cases = {}
+    for name, agency in (("other agency", w.other_agency), ("outside the route", w.agency)):
+        signed = w.client.post(
+            "/v1/signatures/pdf",
+            headers=agency,
+            data={"level": "B-T"},
+            files={"file": ("r.pdf", forged, "application/pdf")},
+        )
+        assert signed.status_code == 200, signed.text
+        cases[name] = _verified(w, signed.content)
+    cases["self-signed"] = _verified(w, pdfs.rogue_signed(forged))
+
+    for name, report in cases.items():
+        f = report["filed_under"]
+        assert f["submission"] == sub["id"], name  # what the document claims, shown as such
+        assert f["receipt_valid"] is False, name
+        assert f["procedure"] is None and f["agent"] is None and f["act"] is None, name
+    assert cases["other agency"]["valid"] is True  # CA-HN's signature is genuine, not X's result
+    assert cases["other agency"]["filed_under"]["mismatch"] == "no_result_stored"
+    assert cases["self-signed"]["valid"] is False
+    assert cases["self-signed"]["filed_under"]["mismatch"] == "signature_not_valid"
+
+    # Once X has its real result, another document still is not it.
+    w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    )
+    again = w.client.post(
+        "/v1/signatures/pdf",
+        headers=w.agency,
+        data={"level": "B-B"},
+        files={"file": ("r.pdf", forged, "application/pdf")},
+    ).content
+    f = _verified(w, again)["filed_under"]
+    assert f["receipt_valid"] is False and f["mismatch"] == "not_the_stored_result"
+    real = w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=w.citizen).content
+    assert _verified(w, real)["filed_under"]["receipt_valid"] is True
+
+
+def test_a_result_with_many_attachments_keeps_its_mandate(world: World) -> None:
+    """The agency's PDF already carries 250 attachments: the service's receipt is found
+    wherever it lands in the name tree (it was lost past the 200th entry)."""
+    from pyhanko.pdf_utils import embed
+
+    w = world
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf()))
+    for i in range(250):
+        embed.embed_file(
+            writer,
+            embed.FileSpec(
+                file_spec_string=f"a-{i:03d}.txt",
+                embedded_data=embed.EmbeddedFileObject.from_file_data(writer, data=b"x"),
+            ),
+        )
+    crowded = io.BytesIO()
+    writer.write(crowded)
+    d = grant(w.client, w.citizen)
+    sub = submit(w.client, w.vnpost, d["token"]).json()
+    posted = w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("r.pdf", crowded.getvalue(), "application/pdf")},
+    )
+    assert posted.status_code == 201, posted.text
+    signed = w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=w.citizen).content
+    f = _verified(w, signed)["filed_under"]
+    assert f["submission"] == sub["id"] and f["receipt_valid"] is True, f

@@ -18,16 +18,14 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import parser as asn1_parser
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signing.pades import DEV_TSA_POLICY, asn1_cert, asn1_private_key, file_signer
+from signing.pades import DEV_TSA_POLICY, file_signer
 from signing.sandbox import Sandbox
 from tests.fixtures import pdfs
 from tests.fixtures.factories import client_token
@@ -252,41 +250,8 @@ class TestTampering:
 
     def test_signed_by_a_ca_we_do_not_trust(self, client) -> None:
         # An independent signer: a fresh key pair and self-made CA, signed with pyHanko directly.
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rogue CA")])
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(1)
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        leaf = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sở Tư pháp Hà Nội")]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(2)
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(ca_key, hashes.SHA256())
-        )
-        signer = signers.SimpleSigner(
-            asn1_cert(leaf),
-            asn1_private_key(key),
-            SimpleCertificateStore.from_certs([asn1_cert(ca)]),
-        )
-        out = io.BytesIO()
-        signers.PdfSigner(
-            signers.PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES), signer
-        ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfs.simple_pdf())), output=out)
-        s = only_signature(verify(client, out.getvalue()))
+        signed = pdfs.rogue_signed(pdfs.simple_pdf())
+        s = only_signature(verify(client, signed))
         assert s["intact"] is True and s["trusted"] is False and s["valid"] is False
         assert any("trusted root" in p for p in s["problems"])
 
