@@ -493,23 +493,36 @@ def register_agency_staff(code: Code, body: AgencyStaffCreate, session: SessionD
     return created
 
 
+Switch = Annotated[str, Path(pattern="^(deactivate|reactivate)$")]
+
+
 @router.post(
-    "/v1/agents/{code}/staff/{staff_code}/deactivate", response_model=StaffOut, dependencies=admin
+    "/v1/agents/{code}/staff/{staff_code}/{action}", response_model=StaffOut, dependencies=admin
 )
-def deactivate_counter_staff(code: Code, staff_code: StaffCode, session: SessionDep) -> StaffOut:
-    """Deactivate: that person's staff-bound tokens stop working at once."""
-    done = service.deactivate_staff(session, "agent", code, staff_code, utcnow())
+def switch_counter_staff(
+    code: Code, staff_code: StaffCode, action: Switch, session: SessionDep
+) -> StaffOut:
+    """`deactivate`: that person's staff-bound tokens and sessions stop at once;
+    `reactivate`: they may log in again (registering them again does the same)."""
+    done = service.set_staff_active(
+        session, "agent", code, staff_code, action == "reactivate", utcnow()
+    )
     session.commit()
     return done
 
 
 @router.post(
-    "/v1/agencies/{code}/staff/{staff_code}/deactivate",
+    "/v1/agencies/{code}/staff/{staff_code}/{action}",
     response_model=StaffOut,
     dependencies=admin,
 )
-def deactivate_agency_staff(code: Code, staff_code: StaffCode, session: SessionDep) -> StaffOut:
-    """Deactivate: that person's staff-bound tokens stop working at once."""
-    done = service.deactivate_staff(session, "agency", code, staff_code, utcnow())
+def switch_agency_staff(
+    code: Code, staff_code: StaffCode, action: Switch, session: SessionDep
+) -> StaffOut:
+    """`deactivate`: that person's staff-bound tokens and sessions stop at once;
+    `reactivate`: they may log in again (registering them again does the same)."""
+    done = service.set_staff_active(
+        session, "agency", code, staff_code, action == "reactivate", utcnow()
+    )
     session.commit()
     return done

@@ -269,6 +269,10 @@ def create_staff(
         )
     ).first()
     if clash is not None:
+        if not clash.active and (clash.pid, clash.staff_code) == (data.pid, data.staff_code):
+            # the same person back under the same staff code: registered again, reactivated
+            clash.name, clash.counters = data.name, json.dumps(counters)
+            return _set_staff_active(session, clash, True, now)
         raise StaffExists(f"{owner_code} already has this staff code or this person")
     member = StaffMember(
         id="stf_" + secrets.token_hex(10),
@@ -281,7 +285,11 @@ def create_staff(
         created_at=now,
     )
     session.add(member)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # registered at the same moment by another request
+        session.rollback()
+        raise StaffExists(f"{owner_code} already has this staff code or this person") from None
     audit.record(
         session,
         "staff.registered",
@@ -294,9 +302,10 @@ def create_staff(
     return _staff_out(member)
 
 
-def deactivate_staff(
-    session: Session, kind: str, owner_code: str, staff_code: str, now: datetime
+def set_staff_active(
+    session: Session, kind: str, owner_code: str, staff_code: str, active: bool, now: datetime
 ) -> StaffOut:
+    """Deactivate (their tokens and sessions stop at once) or reactivate a staff member."""
     member = session.scalars(
         select(StaffMember).where(
             col(StaffMember.owner_kind) == kind,
@@ -306,17 +315,28 @@ def deactivate_staff(
     ).first()
     if member is None:
         raise StaffNotFound(f"{owner_code} has no staff member {staff_code!r}")
-    if member.active:
-        member.active, member.deactivated_at = False, now
+    return _set_staff_active(session, member, active, now)
+
+
+def _set_staff_active(
+    session: Session, member: StaffMember, active: bool, now: datetime
+) -> StaffOut:
+    if member.active != active:
+        member.active = active
+        member.deactivated_at = None if active else now
         session.add(member)
         session.flush()
         audit.record(
             session,
-            "staff.deactivated",
+            "staff.reactivated" if active else "staff.deactivated",
             actor="admin",
             subjects=[member.pid],
-            ref=owner_code,
-            data={"kind": kind, "owner": owner_code, "staff_code": staff_code},
+            ref=member.owner_code,
+            data={
+                "kind": member.owner_kind,
+                "owner": member.owner_code,
+                "staff_code": member.staff_code,
+            },
             now=now,
         )
     return _staff_out(member)

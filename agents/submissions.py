@@ -265,6 +265,12 @@ def _actor(principal: Principal) -> str:
     return f"{principal.kind}:{principal.agent_code or principal.subject}"
 
 
+def _staff_actor(principal: Principal) -> str:
+    """Who acted, down to the staff member when the token or session is bound to one."""
+    who = _actor(principal)
+    return f"{who}/{principal.staff_code}"[:96] if principal.staff_code else who
+
+
 def record_refusal(
     session: Session,
     keyring: Keyring,
@@ -426,6 +432,18 @@ def attach_result(
         client=_actor(principal),
         mandate=Mandate(s.receipt, s.id, s.delegation_id),  # covered by the agency's signature
     )
+    # Check-then-insert is a race between two uploads (two clerks, a double click, two
+    # processes): the submission is claimed by one conditional UPDATE, so exactly one upload
+    # wins and the other is told the result exists, on every backend.
+    claimed = session.execute(
+        update(Submission)
+        .where(col(Submission.id) == s.id, col(Submission.status) == "received")
+        .values(status="completed", completed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.rollback()
+        raise AlreadyCompleted(f"submission {s.id} already has its result")
     result = SubmissionResult(
         submission_id=s.id,
         pdf=signed,
@@ -433,21 +451,23 @@ def attach_result(
         sha256=hashlib.sha256(signed).hexdigest(),
         signed_at=now,
     )
-    s.status, s.completed_at = "completed", now
-    session.add_all([s, result])
+    session.add(result)
     session.flush()
+    data: dict[str, Any] = {
+        "submission": s.id,
+        "agency": s.agency_code,
+        "level": "B-LT",
+        "sha256": result.sha256,
+    }
+    if principal.staff_code:  # the agency clerk who uploaded it answers for it
+        data["staff_code"] = principal.staff_code
     audit.record(
         session,
         "result.signed",
-        actor=_actor(principal),
+        actor=_staff_actor(principal),
         subjects=[s.delegator_pid, s.delegate_ref if s.delegate_type == "person" else None],
         ref=s.id,
-        data={
-            "submission": s.id,
-            "agency": s.agency_code,
-            "level": "B-LT",
-            "sha256": result.sha256,
-        },
+        data=data,
         now=now,
     )
     return result

@@ -221,3 +221,51 @@ def test_suspending_an_agent_stops_its_counters_and_clerks_at_once(world: World,
         assert world.client.get("/v1/delegations", headers=bearer).status_code == 200
         made = world.client.post("/v1/authorization-requests", headers=bearer, json=body)
         assert made.status_code == 201, made.text
+
+
+def test_a_deactivated_clerk_is_reactivated_or_registered_again(world: World, issuer) -> None:
+    counter = create_counter(world.client, world.admin, "VNPOST")
+    register(world, counter)
+    world.client.post("/v1/agents/VNPOST/staff/NV-0042/deactivate", headers=world.admin)
+    assert staff_token(world, issuer, counter).status_code == 400
+    back = world.client.post("/v1/agents/VNPOST/staff/NV-0042/reactivate", headers=world.admin)
+    assert back.status_code == 200 and back.json()["active"] is True
+    assert staff_token(world, issuer, counter).status_code == 200
+
+    world.client.post("/v1/agents/VNPOST/staff/NV-0042/deactivate", headers=world.admin)
+    again = register(world, counter, name="Trần Thị Hoa (mới)")
+    assert again.status_code == 201 and again.json()["active"] is True, again.text
+    assert staff_token(world, issuer, counter).status_code == 200
+    # ...but a staff code, once a person's, never becomes someone else's
+    world.client.post("/v1/agents/VNPOST/staff/NV-0042/deactivate", headers=world.admin)
+    problem(register(world, counter, pid="001099077777"), 409, "staff_exists")
+    trail = world.client.get("/v1/audit/events?kind=staff.reactivated", headers=world.admin).json()
+    assert len(trail) == 2
+
+
+def test_the_result_names_the_agency_clerk_who_uploaded_it(world: World, issuer) -> None:
+    from tests.fixtures import pdfs
+    from tests.fixtures.factories import submit
+
+    created = world.client.post("/v1/agencies/STP-HN/clients", headers=world.admin).json()
+    world.client.post(
+        "/v1/agencies/STP-HN/staff",
+        headers=world.admin,
+        json={"pid": CLERK, "name": "Lê Văn Minh", "staff_code": "TP-01"},
+    )
+    issued = world.client.post(
+        "/oauth/token",
+        data={**TOKEN_EXCHANGE, "subject_token": issuer.id_token(sub=CLERK)},
+        auth=(created["client_id"], created["client_secret"]),
+    ).json()
+    clerk = {"Authorization": f"Bearer {issued['access_token']}"}
+    d = grant(world.client, world.citizen)
+    sid = submit(world.client, world.vnpost, d["token"]).json()["id"]
+    posted = world.client.post(
+        f"/v1/submissions/{sid}/result",
+        headers=clerk,
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    )
+    assert posted.status_code == 201, posted.text
+    (event,) = world.client.get("/v1/audit/events?kind=result.signed", headers=world.admin).json()
+    assert event["data"]["staff_code"] == "TP-01" and event["actor"].endswith("/TP-01")

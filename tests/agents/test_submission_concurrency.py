@@ -154,3 +154,51 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path: Path, 
     rows, consumed = db_counts(url, d["id"])
     assert consumed == rows == len(uses) == delegation["uses"] <= max_uses
     assert set(acknowledged) <= {u["submission"] for u in uses}
+
+
+def test_concurrent_result_uploads_one_wins_the_others_get_409(tmp_path: Path, backend) -> None:  # type: ignore[no-untyped-def]
+    """Two clerks (or a double click) upload a result for the same dossier at the same instant,
+    through two server processes: exactly one is signed and stored, the others get a 409 problem
+    (it was an IntegrityError, a 500, on PostgreSQL)."""
+    from signing.samples import text_pdf
+
+    env, url = backend
+    env = {**env, "UYQUYEN_PDF_PER_SENDER": "8", "UYQUYEN_PDF_WORKERS": "8"}
+    with running_server(tmp_path, free_port(), "--workers", "2", env=env) as server:
+        api = Api(server.base)
+        citizen, counter = api.citizen(), api.counter()
+        agency_client = httpx.post(
+            f"{server.base}/v1/agencies/STP-HN/clients", headers=api.admin
+        ).json()
+        token = httpx.post(
+            f"{server.base}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(agency_client["client_id"], agency_client["client_secret"]),
+        ).json()["access_token"]
+        agency = {"Authorization": f"Bearer {token}"}
+        d = api.grant(citizen, max_uses=4)
+        pdf = text_pdf([b"BT /F1 24 Tf 72 720 Td (KET QUA) Tj ET"])
+        for round_ in range(4):
+            made = httpx.post(
+                f"{server.base}/v1/submissions",
+                json=submission_body(d["token"], round_),
+                headers={**counter, "Idempotency-Key": f"r-{round_}"},
+            )
+            assert made.status_code == 201, made.text
+            sid = made.json()["id"]
+            answers = fire(
+                6,
+                lambda c, i, sid=sid: c.post(
+                    f"{server.base}/v1/submissions/{sid}/result",
+                    headers=agency,
+                    files={"file": (f"r{i}.pdf", pdf, "application/pdf")},
+                ),
+            )
+            outcome = Counter((r.status_code, r.json().get("code")) for r in answers)
+            assert outcome == {(201, None): 1, (409, "already_completed"): 5}, outcome
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT count(*) FROM submission_results")).scalar_one()
+        engine.dispose()
+        assert stored == 4
+        assert "Traceback" not in server.log.read_text()
