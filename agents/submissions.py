@@ -435,7 +435,7 @@ def attach_result(
     # Check-then-insert is a race between two uploads (two clerks, a double click, two
     # processes): the submission is claimed by one conditional UPDATE, so exactly one upload
     # wins and the other is told the result exists, on every backend.
-    claimed = session.execute(
+    claimed = session.execute(  # type: ignore[attr-defined]
         update(Submission)
         .where(col(Submission.id) == s.id, col(Submission.status) == "received")
         .values(status="completed", completed_at=now)
