@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from authlib.integrations.httpx_client import OAuth2Client
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -26,7 +27,7 @@ from audit import service as audit
 from core.auth import Principal
 from core.db import read_only
 from core.errors import BadRequest, Forbidden, ServiceUnavailable
-from identity.models import LoginAttempt, WebSession
+from identity.models import WebSession
 from identity.service import (
     STAFF_LOGIN_LEVEL,
     StaffDirectory,
@@ -35,8 +36,10 @@ from identity.service import (
 )
 from identity.vneid import IdTokenRejected, IdTokenVerifier, IssuerKeys
 
-LOGIN_TTL = timedelta(minutes=10)
-LAST_SEEN_EVERY = timedelta(seconds=60)  # a session's last_seen is written at most this often
+LOGIN_TTL_S = 600  # a login started must come back within 10 minutes
+# A session's last_seen is written at most this often (not on every request), and at most a
+# quarter of the idle timeout, so a session in use never looks idle for want of a write.
+LAST_SEEN_EVERY = timedelta(seconds=60)
 
 
 class LoginFailed(BadRequest):
@@ -71,7 +74,7 @@ def safe_next(path: str | None) -> str:
 
 @dataclass(frozen=True)
 class StartedLogin:
-    login_id: str  # for the browser's cookie only
+    login_id: str  # the sealed login, for the browser's cookie only
     authorization_url: str
 
 
@@ -104,6 +107,7 @@ class BrowserLogins:
         self.client_id = client_id
         self.client_secret = client_secret
         self.idle = timedelta(seconds=idle_s)
+        self.touch_every = min(LAST_SEEN_EVERY, self.idle / 4)
         self.max = timedelta(seconds=max_s)
 
     def _derive(self, purpose: str, value: str) -> str:
@@ -122,18 +126,37 @@ class BrowserLogins:
         )
 
     # -- the login -------------------------------------------------------------------------
+    # Nothing is stored when a login starts: an anonymous caller can start millions. What the
+    # callback needs (the login id, where to go next, the level asked for, when it started)
+    # travels in the browser's cookie, sealed with a server key. The login is used once because
+    # its ID token is (first_use_of_id_token), and its state, nonce and PKCE verifier are
+    # derived from the id, so a callback in any other browser fails.
+    def _seal(self, login_id: str, next_path: str, loa: int, started: int) -> str:
+        body = base64.urlsafe_b64encode(
+            json.dumps([login_id, next_path, loa, started], separators=(",", ":")).encode()
+        ).decode()
+        return f"{body}.{self._derive('login', body)}"
+
+    def _open(self, sealed: str | None, now: datetime) -> tuple[str, str, int] | None:
+        if not sealed or len(sealed) > 2048 or sealed.count(".") != 1:
+            return None
+        body, mac = sealed.split(".")
+        if not hmac.compare_digest(mac, self._derive("login", body)):
+            return None
+        try:
+            login_id, next_path, loa, started = json.loads(base64.urlsafe_b64decode(body))
+            if not 0 <= now.timestamp() - int(started) <= LOGIN_TTL_S:
+                return None
+            return str(login_id), safe_next(str(next_path)), int(loa)
+        except (ValueError, TypeError):
+            return None
+
     def begin(self, next_path: str | None, loa: int, now: datetime) -> StartedLogin:
         endpoint = self.issuer_keys.endpoints().get("authorization_endpoint")
         if not isinstance(endpoint, str):
             raise VneidUnavailable("VNeID cannot be reached right now; try again in a minute")
         login_id = secrets.token_urlsafe(32)
-        with Session(self.engine) as session:
-            session.add(
-                LoginAttempt(
-                    id_hash=_hash(login_id), next_path=safe_next(next_path), loa=loa, created_at=now
-                )
-            )
-            session.commit()
+        sealed = self._seal(login_id, safe_next(next_path), loa, int(now.timestamp()))
         extra = {"acr_values": "vneid:loa2"} if loa == 2 else {}
         url, _ = self._client().create_authorization_url(
             endpoint,
@@ -142,32 +165,19 @@ class BrowserLogins:
             code_verifier=self._derive("pkce", login_id),
             **extra,
         )
-        return StartedLogin(login_id, url)
+        return StartedLogin(sealed, url)
 
     def complete(
-        self, login_id: str | None, code: str | None, state: str | None, now: datetime
+        self, sealed: str | None, code: str | None, state: str | None, now: datetime
     ) -> NewSession:
-        if not login_id:
+        if not sealed:
             raise LoginFailed("this login was not started in this browser; start again")
+        opened = self._open(sealed, now)
+        if opened is None:
+            raise LoginFailed("this login has expired or was not started here; start again")
+        login_id, next_path, wanted_loa = opened
         if not state or not hmac.compare_digest(state, self._derive("state", login_id)):
             raise LoginFailed("the login answer does not belong to this login (state)")
-        with Session(self.engine) as session:
-            # Used once: the UPDATE claims the attempt, a replay finds it claimed.
-            claimed = session.execute(  # type: ignore[attr-defined]
-                update(LoginAttempt)
-                .where(
-                    col(LoginAttempt.id_hash) == _hash(login_id),
-                    col(LoginAttempt.used_at).is_(None),
-                    col(LoginAttempt.created_at) > now - LOGIN_TTL,
-                )
-                .values(used_at=now)
-            ).rowcount
-            attempt = session.get(LoginAttempt, _hash(login_id))
-            wanted = (attempt.next_path, attempt.loa) if attempt is not None else None
-            session.commit()
-        if not claimed or wanted is None:
-            raise LoginFailed("this login has already been used or has expired; start again")
-        next_path, wanted_loa = wanted
         if not code:
             raise LoginFailed("VNeID sent no authorization code")
         endpoint = self.issuer_keys.endpoints().get("token_endpoint")
@@ -208,6 +218,7 @@ class BrowserLogins:
                     last_seen_at=now,
                 )
             )
+            self._purge(session, now)
             audit.record(
                 session,
                 "login.browser",
@@ -218,6 +229,24 @@ class BrowserLogins:
             )
             session.commit()
         return NewSession(session_id, next_path, verified.pid)
+
+    PURGE_BATCH = 200
+
+    def _purge(self, session: Session, now: datetime) -> None:
+        """Each new session removes up to PURGE_BATCH dead ones (past their absolute lifetime,
+        or ended a day ago), so the table holds about the sessions alive, with no scheduler;
+        the audit log, not this table, is the record of logins."""
+        dead = (
+            select(WebSession.id_hash)
+            .where(
+                (col(WebSession.created_at) < now - self.max)
+                | (col(WebSession.ended_at) < now - timedelta(days=1))
+            )
+            .limit(self.PURGE_BATCH)
+        )
+        session.execute(
+            delete(WebSession).where(col(WebSession.id_hash).in_(dead.scalar_subquery()))
+        )
 
     # -- sessions --------------------------------------------------------------------------
     def principal(self, session_id: str, now: datetime) -> Principal | None:
@@ -233,7 +262,7 @@ class BrowserLogins:
             or now - found.created_at > self.max
         ):
             return None
-        if now - found.last_seen_at > LAST_SEEN_EVERY:
+        if now - found.last_seen_at > self.touch_every:
             with Session(self.engine) as session:
                 session.execute(
                     update(WebSession)

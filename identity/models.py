@@ -48,20 +48,6 @@ class LoginFailures(SQLModel, table=True):
     failures: int = Field(nullable=False)
 
 
-class LoginAttempt(SQLModel, table=True):
-    """A browser login in progress (OIDC authorization code flow), bound to the browser that
-    started it by a cookie holding its id; only the id's hash is stored. Its state, nonce and
-    PKCE verifier are derived from the id with a server key, never stored."""
-
-    __tablename__ = "login_attempts"
-
-    id_hash: str = Field(primary_key=True, max_length=64)
-    next_path: str = Field(max_length=512)
-    loa: int
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
-    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
 class WebSession(SQLModel, table=True):
     """A logged-in browser. The cookie holds a random id; only its hash is stored, so a copy of
     the database logs nobody in."""
@@ -73,7 +59,7 @@ class WebSession(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     loa: int
     auth_time: int = Field(sa_type=sa.BigInteger)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     last_seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # A staff member who chose to work at a counter: the session then acts for that counter,

@@ -173,3 +173,99 @@ def test_sessions_end_after_idle_and_absolute_timeouts(client) -> None:
     for minute in range(1, 8 * 60, 10):  # active all day: kept alive until 8 hours
         assert logins.principal("sid", now + timedelta(minutes=minute)) is not None
     assert logins.principal("sid", now + timedelta(hours=8, minutes=1)) is None
+
+
+def test_a_session_used_every_20_s_outlives_a_60_s_idle_timeout(make_client) -> None:
+    """The idle rule counts from the last use: last_seen was written at most every 60 s and
+    checked before the write, so such a session was logged out at 60 s."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    client = make_client(session_idle_s=60)
+    logins = client.app.state.browser_logins
+    now = datetime.now(UTC)
+    with client.app.state.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
+                "VALUES (:h, '001099012345', NULL, 2, 0, :c, :s)"
+            ),
+            {"h": __import__("hashlib").sha256(b"sid").hexdigest(), "c": now, "s": now},
+        )
+    for seconds in range(20, 301, 20):
+        assert logins.principal("sid", now + timedelta(seconds=seconds)) is not None, seconds
+    assert logins.principal("sid", now + timedelta(seconds=300 + 61)) is None
+
+
+def test_anonymous_logins_started_make_the_service_store_nothing(client) -> None:
+    """GET /login wrote a row per call that was never deleted (~250 MB/h under a flood): now
+    the login in progress travels sealed in the browser's cookie."""
+    import sqlalchemy as sa
+
+    def rows() -> dict[str, int]:
+        engine = client.app.state.engine
+        with engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names()
+            return {
+                n: conn.execute(sa.text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names
+            }
+
+    before = rows()
+    for i in range(300):
+        started = client.get("/login", params={"next": f"/app/{i}"}, follow_redirects=False)
+        assert started.status_code == 302
+    assert rows() == before
+    client.cookies.clear()
+    # A sealed cookie changed by one character, or another browser's, is refused.
+    forged = started.cookies.get("uyq_login") or ""
+    assert forged
+    state = dict(
+        __import__("urllib.parse").parse.parse_qsl(started.headers["location"].split("?", 1)[1])
+    )["state"]
+    for cookie in (forged[:-1] + ("A" if forged[-1] != "A" else "B"), ""):
+        client.cookies.set("uyq_login", cookie, path="/auth")
+        answer = client.get(
+            "/auth/callback", params={"code": "x", "state": state}, follow_redirects=False
+        )
+        assert answer.status_code == 400
+        client.cookies.clear()
+
+
+def test_dead_sessions_are_purged_as_new_ones_start(client) -> None:
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    logins = client.app.state.browser_logins
+    now = datetime.now(UTC)
+    old = now - timedelta(hours=9)
+    with client.app.state.engine.begin() as conn:
+        for i in range(250):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at, ended_at) "
+                    "VALUES (:h, '001099012345', NULL, 2, 0, :c, :c, :e)"
+                ),
+                {
+                    "h": f"old-{i}",
+                    "c": old if i % 2 else now - timedelta(days=2),
+                    "e": None if i % 2 else now - timedelta(days=2),
+                },
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
+                "VALUES ('alive', '001099012345', NULL, 2, 0, :c, :c)"
+            ),
+            {"c": now},
+        )
+    from sqlmodel import Session
+
+    for _ in range(2):
+        with Session(client.app.state.engine) as session:
+            logins._purge(session, now)
+            session.commit()
+    with client.app.state.engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT id_hash FROM web_sessions")).scalars().all()
+    assert left == ["alive"]
