@@ -237,7 +237,7 @@ class BrowserLogins:
         or ended a day ago), so the table holds about the sessions alive, with no scheduler;
         the audit log, not this table, is the record of logins."""
         dead = (
-            select(WebSession.id_hash)
+            select(col(WebSession.id_hash))
             .where(
                 (col(WebSession.created_at) < now - self.max)
                 | (col(WebSession.ended_at) < now - timedelta(days=1))
