@@ -32,7 +32,13 @@ from core.clock import utcnow
 from core.db import make_autocommit_engine, make_engine, read_engine, upgrade_schema
 from core.errors import NotFound, install_error_handlers
 from core.files import read_or_create_secret
-from core.http import BodySizeLimit, CatchUnexpected, RejectControlCharacters, UploadsPerSender
+from core.http import (
+    BodySizeLimit,
+    CatchUnexpected,
+    RejectControlCharacters,
+    TrustedProxies,
+    UploadsPerSender,
+)
 from core.metrics import Metrics, RequestMetrics
 from core.settings import ConfigurationError, Settings, load_settings
 
@@ -266,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _process_gauges(metrics, app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies.split(","))
     app.add_middleware(CatchUnexpected)  # added last: the outermost of ours
 
     @app.get("/healthz", tags=["operations"])
@@ -379,7 +386,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        proxy_headers=True,
+        proxy_headers=False,  # core.http.TrustedProxies reads X-Forwarded-For, validated
         server_header=False,
         # httptools with header limits and timeouts on slow headers and bodies (core.server)
         http="core.server:GuardedHttpToolsProtocol",

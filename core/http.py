@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from urllib.parse import unquote_plus
@@ -106,14 +107,68 @@ class UploadsPerSender:
             )
             return
         self.in_flight[sender] = self.in_flight.get(sender, 0) + 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
             left = self.in_flight[sender] - 1
             if left:
                 self.in_flight[sender] = left
             else:
                 del self.in_flight[sender]
+
+        async def send_then_free(message: Message) -> None:
+            # The slot is freed as the answer's last byte goes out, not after the app returns:
+            # the upload's spooled file is closed after the response (in the thread pool), and
+            # a client that waits for each answer must never find its own slot still taken.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_then_free)
+        finally:
+            release()
+
+
+class TrustedProxies:
+    """The caller's address, from `X-Forwarded-For` only when the connection comes from a
+    trusted proxy (UYQUYEN_TRUSTED_PROXIES, loopback by default): the rightmost address that is
+    not itself a trusted proxy, and only if it is an IP address. Anything else (a forged chain
+    from an untrusted peer, 300 characters of garbage) is ignored: the peer's own address is
+    kept, so no header's length or content reaches a throttle key or a column."""
+
+    MAX_HEADER = 1024
+
+    def __init__(self, app: ASGIApp, trusted: list[str]):
+        self.app = app
+        self.trusted = [ipaddress.ip_network(t.strip(), strict=False) for t in trusted if t.strip()]
+
+    def _is_trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] in ("http", "websocket") and client and self._is_trusted(client[0]):
+            forwarded = [v for k, v in scope["headers"] if k == b"x-forwarded-for"]
+            if len(forwarded) == 1 and len(forwarded[0]) <= self.MAX_HEADER:
+                hops = [h.strip() for h in forwarded[0].decode("latin-1").split(",")]
+                for hop in reversed(hops):
+                    try:
+                        address = str(ipaddress.ip_address(hop))
+                    except ValueError:
+                        break  # not an address: trust nothing further left
+                    if not self._is_trusted(address):
+                        scope = dict(scope, client=(address, 0))
+                        break
+        await self.app(scope, receive, send)
 
 
 class CatchUnexpected:

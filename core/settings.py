@@ -6,6 +6,7 @@ library defaults.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     # Bearer token a Prometheus scraper sends to /metrics; unset: loopback callers only.
     metrics_token: SecretStr | None = None
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the caller;
+    # from anyone else the header is ignored.
+    trusted_proxies: str = "127.0.0.1,::1"
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     vneid_issuer: str | None = None
@@ -134,6 +138,14 @@ class Settings(BaseSettings):
         # An issuer stays exactly as configured: ID tokens' `iss` must equal it byte for byte.
         if not (v.startswith("http://") or v.startswith("https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        for part in v.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad one
         return v
 
     @model_validator(mode="after")
