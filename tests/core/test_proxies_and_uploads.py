@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from signing.samples import text_pdf
 from tests.conftest import POSTGRES_URL
@@ -106,7 +105,7 @@ def test_sequential_uploads_over_1_mib_never_meet_429(tmp_path: Path) -> None:
         tmp_path, free_port(), env=clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)
     ) as server:
         signed = big_signed_pdf(server.base)
-        answers = Counter()
+        answers: Counter[int] = Counter()
         with httpx.Client(timeout=60) as client:
             for _ in range(30):
                 verdict = client.post(
