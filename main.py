@@ -241,7 +241,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 derived_key(key_passphrase(settings), b"uyquyen request codes")
             )
         ),
-        lookups=LoginThrottle(window_s=60, lookup=settings.request_lookups_per_minute),
+        lookups=LoginThrottle(
+            window_s=60,
+            lookup=settings.request_lookups_per_minute,
+            lookup_address=settings.request_lookups_per_address_per_minute,
+        ),
+        creations=LoginThrottle(
+            window_s=3600,
+            request_counter=settings.requests_per_counter_per_hour,
+            request_citizen=settings.requests_per_citizen_per_hour,
+        ),
     )
     app.state.audit = AuditLog(engine, keyring, settings.public_url)
     app.state.signing = signing_service(settings, engine, keyring, configured)

@@ -18,6 +18,7 @@ NotForThisCitizen   403 not_for_this_citizen
 LoginNotFresh       401 login_not_fresh
 TooManyOpenRequests 429 too_many_open_requests
 TooManyLookups      429 too_many_lookups
+TooManyRequestsMade 429 too_many_requests_made
 StaffNotFound       404 staff_not_found
 StaffExists         409 staff_exists
 InvalidStaff        422 (invalid_pid, unknown_counter)
@@ -118,6 +119,10 @@ class LoginNotFresh(Unauthorized):
 
 class TooManyOpenRequests(TooManyRequests):
     code, title = "too_many_open_requests", "Too many open requests at this counter"
+
+
+class TooManyRequestsMade(TooManyRequests):
+    code, title = "too_many_requests_made", "Too many authorization requests made lately"
 
 
 class TooManyLookups(TooManyRequests):

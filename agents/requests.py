@@ -26,6 +26,7 @@ from agents.exceptions import (
     RequestState,
     TooManyLookups,
     TooManyOpenRequests,
+    TooManyRequestsMade,
 )
 from agents.models import Agent, AuthorizationRequest, Counter, Procedure
 from agents.schemas import RequestCreate
@@ -54,7 +55,10 @@ class RequestConfig:
     max_open: int
     public_url: str
     sealer: Fernet
+    # Code lookups per citizen and per address (loose: a shared NAT), sliding over a minute;
+    # requests made per counter and per citizen asked, sliding over an hour.
     lookups: LoginThrottle
+    creations: LoginThrottle
 
     def approve_url(self, code: str) -> str:
         return f"{self.public_url}/r/{code}"
@@ -133,6 +137,21 @@ def create(
             col(AuthorizationRequest.expires_at) > now,
         )
     )
+    # Open requests are capped, and so is the pace: create-and-cancel in a loop against one
+    # citizen would otherwise fill their activity with another's requests.
+    keys = [f"request_counter:{principal.counter_id}"]
+    if body.delegator_pid is not None:
+        keys.append(f"request_citizen:{body.delegator_pid}")
+    ts = now.timestamp()
+    try:
+        config.creations.check(config.creations.read(session, keys, ts), ts)
+    except Throttled as exc:
+        raise TooManyRequestsMade(
+            "too many requests made lately from this counter, or for this citizen; "
+            f"try again in {exc.retry_after_s} s",
+            retry_after_s=exc.retry_after_s,
+        ) from None
+    config.creations.fail(session, keys, ts)
     if (open_now or 0) >= config.max_open:
         raise TooManyOpenRequests(
             f"this counter has {open_now} open requests; cancel one or wait for them to end",
@@ -205,13 +224,16 @@ def cancel(
 
 
 def _count_lookup(
-    session: Session, config: RequestConfig, principal: Principal, now: datetime
+    session: Session, config: RequestConfig, principal: Principal, now: datetime, address: str
 ) -> None:
-    """Every lookup by code counts against the citizen (one statement: the count after it)."""
+    """Every lookup by code counts against the citizen and the address it comes from (one
+    statement each: the count after it), so that neither one account nor many accounts from
+    one place can try codes."""
     if principal.kind != "citizen":
         raise WrongCallerKind("requests are read by code by citizens")
     ts = now.timestamp()
-    counts = config.lookups.fail(session, [f"lookup:{principal.subject}"], ts)
+    keys = [f"lookup:{principal.subject}", f"lookup_address:{address[:64]}"]
+    counts = config.lookups.fail(session, keys, ts)
     try:  # the count includes this lookup: the 11th of a window is refused
         config.lookups.check({k: n - 1 for k, n in counts.items()}, ts)
     except Throttled as exc:
@@ -244,11 +266,17 @@ def _by_code(session: Session, principal: Principal, code: str) -> Authorization
 
 
 def lookup(
-    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
+    session: Session,
+    config: RequestConfig,
+    principal: Principal,
+    code: str,
+    now: datetime,
+    *,
+    address: str,
 ) -> AuthorizationRequest:
-    """A request by its code, for a citizen; lookups are throttled per citizen so that nobody
-    can try codes (429 beyond about ten a minute)."""
-    _count_lookup(session, config, principal, now)
+    """A request by its code, for a citizen; lookups are throttled per citizen and per address
+    so that nobody can try codes (429 beyond about ten a minute)."""
+    _count_lookup(session, config, principal, now, address)
     found = _by_code(session, principal, code)
     if found is None:
         raise _not_found(session)
@@ -305,9 +333,11 @@ def approve(
     principal: Principal,
     code: str,
     now: datetime,
+    *,
+    address: str,
 ) -> Delegation:
     """The citizen approves: the request is claimed and the delegation granted, together."""
-    _count_lookup(session, config, principal, now)
+    _count_lookup(session, config, principal, now, address)
     if principal.loa != 2:
         if _by_code(session, principal, code) is None:
             raise _not_found(session)
@@ -351,9 +381,15 @@ def approve(
 
 
 def decline(
-    session: Session, config: RequestConfig, principal: Principal, code: str, now: datetime
+    session: Session,
+    config: RequestConfig,
+    principal: Principal,
+    code: str,
+    now: datetime,
+    *,
+    address: str,
 ) -> AuthorizationRequest:
-    r = lookup(session, config, principal, code, now)
+    r = lookup(session, config, principal, code, now, address=address)
     if not _claim(
         session, col(AuthorizationRequest.id) == r.id, "declined", now, decided_by=principal.subject
     ):

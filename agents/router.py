@@ -359,9 +359,15 @@ def request_by_code(
     request: Request,
 ) -> RequestForCitizen:
     """What is asked and by whom, for the citizen (lookups are throttled)."""
-    r = requests.lookup(session, request.app.state.requests, principal, code, utcnow())
+    r = requests.lookup(
+        session, request.app.state.requests, principal, code, utcnow(), address=_address(request)
+    )
     session.commit()  # the lookup counts against the citizen
     return _for_citizen(session, r, code)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.post(
@@ -389,6 +395,7 @@ async def approve_request(
             principal,
             code,
             utcnow(),
+            address=_address(request),
         )
         session.commit()
         return delegation_service.describe(d, state.delegation_config, utcnow())
@@ -408,7 +415,9 @@ def decline_request(
     request: Request,
 ) -> RequestForCitizen:
     """Decline: the counter sees `declined`, nothing is granted."""
-    r = requests.decline(session, request.app.state.requests, principal, code, utcnow())
+    r = requests.decline(
+        session, request.app.state.requests, principal, code, utcnow(), address=_address(request)
+    )
     session.commit()
     return _for_citizen(session, r, code)
 

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     request_ttl_s: int = Field(default=600, ge=30, le=86_400)
     max_open_requests: int = Field(default=20, ge=1, le=10_000)
     request_lookups_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # Per address, for every account behind it: loose enough for a shared NAT.
+    request_lookups_per_address_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # Requests a counter may make per hour, and requests bound to one citizen per hour.
+    requests_per_counter_per_hour: int = Field(default=120, ge=1, le=100_000)
+    requests_per_citizen_per_hour: int = Field(default=6, ge=1, le=10_000)
     # Failed logins, counted in the database per window: a client id (client credentials) is
     # refused for the rest of the window after `login_failures_per_client`, an address after
     # `login_failures_per_address` (token exchange and client credentials together: far looser,

@@ -46,6 +46,9 @@ class LoginFailures(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     window_start: int = Field(sa_type=sa.BigInteger, nullable=False)  # epoch seconds
     failures: int = Field(nullable=False)
+    # The count of the window before `window_start`, for a sliding estimate: 10 at the end of
+    # one window and 10 at the start of the next are 20 in a minute, not twice 10.
+    previous: int = Field(default=0, nullable=False)
 
 
 class WebSession(SQLModel, table=True):

@@ -372,6 +372,7 @@ def authenticate_client(
                 "client_key": keys[0],
                 "address_key": keys[1],
                 "w": throttle.window(now),
+                **throttle.window_params(now),
             },
         ).first()
         if len(client_id) <= 64

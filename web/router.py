@@ -485,17 +485,32 @@ def _fresh(me: Principal) -> bool:
     return requests_service.login_is_fresh(me, utcnow())
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @router.get("/r/{code}", response_class=HTMLResponse)
 async def approval_page(request: Request, code: str) -> Response:
+    """What the counter's QR code opens. Looking a code up counts against the citizen's and
+    the address's budgets, a state change: so the GET only asks, and the citizen's press (a
+    POST with the session's CSRF token) shows the request. No link or image on another site
+    can spend a citizen's lookups."""
     try:
         me, csrf = await citizen(request, level=2)
     except Login as need:
         return to_login(request, need.level)
+    return render(request, "request.html", me=me, csrf=csrf, r=None, code=code.upper()[:16])
+
+
+async def _show_request(request: Request, me: Principal, csrf: str, code: str) -> Response:
     state = request.app.state
+    address = _address(request)
 
     def load() -> tuple[dict[str, Any], str]:
         with Session(state.engine) as session:
-            r = requests_service.lookup(session, state.requests, me, code, utcnow())
+            r = requests_service.lookup(
+                session, state.requests, me, code, utcnow(), address=address
+            )
             shown = {
                 "max_uses": r.max_uses,
                 "valid_until": r.valid_until,
@@ -530,8 +545,11 @@ async def decide(request: Request, code: str, decision: str) -> Response:
     except Login as need:
         return to_login(request, need.level)
     await form_data(request)
+    if decision == "view":
+        return await _show_request(request, me, csrf, code)
     if decision not in ("approve", "decline"):
         return RedirectResponse(f"/r/{code}", status_code=303)
+    address = _address(request)
     if decision == "approve" and not _fresh(me):
         return RedirectResponse(f"/login?loa=2&next=/r/{code}", status_code=303)
     state = request.app.state
@@ -548,10 +566,11 @@ async def decide(request: Request, code: str, decision: str) -> Response:
                     me,
                     code,
                     utcnow(),
+                    address=address,
                 )
                 session.commit()
                 return d.id
-            requests_service.decline(session, state.requests, me, code, utcnow())
+            requests_service.decline(session, state.requests, me, code, utcnow(), address=address)
             session.commit()
             return None
 

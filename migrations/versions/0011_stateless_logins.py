@@ -1,6 +1,7 @@
 """Browser logins in progress are no longer stored (the browser's cookie carries them, sealed),
 so an anonymous caller starting logins makes the service store nothing; dead web sessions are
-purged by creation time.
+purged by creation time; throttles count in sliding windows (the previous window's count is
+kept beside the current one).
 
 Revision ID: 0011
 Revises: 0010
@@ -22,9 +23,15 @@ def upgrade() -> None:
     op.drop_index("ix_login_attempts_created_at", table_name="login_attempts")
     op.drop_table("login_attempts")
     op.create_index("ix_web_sessions_created_at", "web_sessions", ["created_at"])
+    with op.batch_alter_table("login_failures") as batch:
+        batch.add_column(
+            sa.Column("previous", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("login_failures") as batch:
+        batch.drop_column("previous")
     op.drop_index("ix_web_sessions_created_at", table_name="web_sessions")
     op.create_table(
         "login_attempts",

@@ -307,6 +307,100 @@ def test_code_lookups_are_throttled_per_citizen(world: World) -> None:
     )
 
 
+def test_code_lookups_are_throttled_per_address_too(world: World, issuer) -> None:
+    """12 accounts x 10 wrong codes from one address got no 429: the address has a budget
+    of its own (60 a minute, loose for a shared NAT)."""
+    answers = []
+    for n in range(7):
+        account = citizen_headers(world.client, issuer, sub=f"0010990{n:05d}")
+        for _ in range(9):
+            answers.append(
+                world.client.get("/v1/authorization-requests/by-code/ABCDEFGH", headers=account)
+            )
+    codes = [r.json()["code"] for r in answers]
+    assert codes[:60] == ["request_not_found"] * 60 and set(codes[60:]) == {"too_many_lookups"}
+
+
+def test_lookups_slide_across_a_window_edge(world: World) -> None:
+    """10 lookups at the end of a minute and 10 at the start of the next were 20 in two
+    seconds: the previous window still counts."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from agents import requests as requests_service
+    from core.auth import Principal
+    from identity.throttle import Throttled  # noqa: F401  (the service turns it into 429)
+
+    state = world.client.app.state
+    me = Principal("citizen", STRANGER, loa=2)
+    edge = (int(datetime.now(UTC).timestamp()) // 60 + 1) * 60
+    outcomes = []
+    for at in [edge - 1.5] * 10 + [edge + 0.4] * 3:
+        with Session(state.engine) as session:
+            try:
+                requests_service.lookup(
+                    session,
+                    state.requests,
+                    me,
+                    "ABCDEFGH",
+                    datetime.fromtimestamp(at, UTC),
+                    address="203.0.113.7",
+                )
+            except Exception as exc:  # noqa: BLE001 - the problem's code is what matters
+                outcomes.append(getattr(exc, "code", repr(exc)))
+    assert outcomes == ["request_not_found"] * 10 + ["too_many_lookups"] * 3
+
+
+def test_a_counter_cannot_flood_a_citizens_activity(world: World) -> None:
+    """150 create+cancel cycles against one PID added 340 events to the victim's activity:
+    requests bound to one citizen are limited per hour (6), and a counter's own pace too."""
+    made = []
+    for _ in range(20):
+        r = world.client.post(
+            "/v1/authorization-requests",
+            headers=world.vnpost,
+            json={**BASE, "valid_until": in_days(30), "delegator_pid": DELEGATOR},
+        )
+        made.append(r)
+        if r.status_code == 201:
+            world.client.post(
+                f"/v1/authorization-requests/{r.json()['id']}/cancel", headers=world.vnpost
+            )
+    statuses = [r.status_code for r in made]
+    assert statuses[:6] == [201] * 6 and set(statuses[6:]) == {429}, statuses
+    assert made[6].json()["code"] == "too_many_requests_made"
+    assert int(made[6].headers["retry-after"]) > 0
+    mine = world.client.get("/v1/audit/events", headers=world.citizen).json()
+    assert len([e for e in mine if e["kind"].startswith("authorization_request.")]) == 12
+    # Another citizen, from the same counter, is still served.
+    other = world.client.post(
+        "/v1/authorization-requests",
+        headers=world.vnpost,
+        json={**BASE, "valid_until": in_days(30), "delegator_pid": RELATIVE},
+    )
+    assert other.status_code == 201
+
+
+def test_a_counters_pace_is_limited(make_client, admin) -> None:  # type: ignore[no-untyped-def]
+    from tests.fixtures.factories import counter_headers, create_agent
+
+    client = make_client(requests_per_counter_per_hour=5)
+    create_agent(client, admin, "VNPOST", "post_office")
+    counter = counter_headers(client, admin, "VNPOST")
+    answers = []
+    for _ in range(7):
+        r = client.post(
+            "/v1/authorization-requests",
+            headers=counter,
+            json={**BASE, "valid_until": in_days(30)},
+        )
+        answers.append(r.status_code)
+        if r.status_code == 201:
+            client.post(f"/v1/authorization-requests/{r.json()['id']}/cancel", headers=counter)
+    assert answers == [201] * 5 + [429] * 2
+
+
 def test_concurrent_approvals_grant_exactly_one_delegation(world: World, issuer) -> None:
     asked = ask(world)
     sessions = [citizen_headers(world.client, issuer, sub=DELEGATOR) for _ in range(4)]

@@ -275,6 +275,7 @@ def test_a_counter_request_approved_on_the_citizens_phone(
     phone.get_by_role("button", name="Đăng nhập").click()
     phone.wait_for_url(f"**/r/{asked['code']}")
     assert phone.get_by_role("heading", level=1).inner_text() == "Một quầy xin bạn ủy quyền"
+    phone.get_by_role("button", name="Xem nội dung yêu cầu").click()
     assert "Cụ Lan nhờ bưu điện" in phone.locator("main").inner_text()
     check_page(phone, "request-approve")
     phone.get_by_role("button", name="Đồng ý và ký").click()
@@ -285,4 +286,5 @@ def test_a_counter_request_approved_on_the_citizens_phone(
     ).json()
     assert seen["status"] == "approved" and seen["delegation_token"]
     phone.goto(asked["approve_url"])
+    phone.get_by_role("button", name="Xem nội dung yêu cầu").click()
     assert phone.get_by_role("status").inner_text() == "Bạn đã đồng ý yêu cầu này."

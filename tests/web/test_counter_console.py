@@ -132,6 +132,7 @@ def test_the_counter_story_in_two_browsers(
     phone.goto(approve_url)
     vneid_login(phone, CITIZEN_PID, CITIZEN_NAME)
     expect(phone.get_by_role("heading", level=1)).to_have_text("Một quầy xin bạn ủy quyền")
+    phone.get_by_role("button", name="Xem nội dung yêu cầu").click()  # the GET looks up nothing
     expect(phone.get_by_text("Bưu cục Cầu Giấy", exact=False)).to_be_visible()
     expect(phone.get_by_text("NV-0042", exact=False)).to_be_visible()
     check_page(phone, "counter-approve-phone")

@@ -45,10 +45,10 @@ def test_a_stale_login_must_log_in_again_before_approving(world: World) -> None:
     ).json()
     c = world.client
     c.cookies.set("uyq_session", session_cookie(world, loa=2, authenticated_seconds_ago=3600))
-    page = c.get(f"/r/{asked['code']}")
+    csrf = c.get("/v1/me").json()["csrf_token"]
+    page = c.post(f"/r/{asked['code']}/view", data={"csrf_token": csrf})
     assert page.status_code == 200 and "Đồng ý và ký" not in page.text
     assert f"/login?loa=2&amp;next=/r/{asked['code']}" in page.text
-    csrf = c.get("/v1/me").json()["csrf_token"]
     tried = c.post(f"/r/{asked['code']}/approve", data={"csrf_token": csrf}, follow_redirects=False)
     assert tried.status_code == 303 and tried.headers["location"].startswith("/login?loa=2")
     assert (
@@ -57,11 +57,29 @@ def test_a_stale_login_must_log_in_again_before_approving(world: World) -> None:
     )
 
     c.cookies.set("uyq_session", session_cookie(world, loa=2, authenticated_seconds_ago=30))
-    assert "Đồng ý và ký" in c.get(f"/r/{asked['code']}").text
     csrf = c.get("/v1/me").json()["csrf_token"]
+    assert "Đồng ý và ký" in c.post(f"/r/{asked['code']}/view", data={"csrf_token": csrf}).text
     done = c.post(f"/r/{asked['code']}/approve", data={"csrf_token": csrf}, follow_redirects=False)
     assert done.status_code == 303 and "/app/authorizations/" in done.headers["location"]
     assert (
         c.get(f"/v1/authorization-requests/{asked['id']}", headers=world.vnpost).json()["status"]
         == "approved"
     )
+
+
+def test_opening_a_code_spends_nothing_until_the_citizen_presses(world: World) -> None:
+    """GET /r/{code} (what a link or an image on any site can make a browser do) changed
+    state: it spent the citizen's lookups. Now only the POST with the CSRF token looks up."""
+    c = world.client
+    c.cookies.set("uyq_session", session_cookie(world, loa=2, authenticated_seconds_ago=30))
+    for _ in range(15):
+        page = c.get("/r/ABCDEFGH")
+        assert page.status_code == 200 and "Xem nội dung yêu cầu" in page.text
+    with world.client.app.state.engine.connect() as conn:
+        counted = conn.execute(sa.text("SELECT count(*) FROM login_failures")).scalar_one()
+    assert counted == 0
+    forged = c.post("/r/ABCDEFGH/view", data={})
+    assert forged.status_code == 403
+    csrf = c.get("/v1/me").json()["csrf_token"]
+    missing = c.post("/r/ABCDEFGH/view", data={"csrf_token": csrf})
+    assert missing.status_code == 404
