@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from web.agency import router as agency_router
     from web.counter import router as counter_router
     from web.pages import HERE as WEB_HERE
-    from web.pages import SecurityHeaders, error_page
+    from web.pages import BROWSER_PATHS, SecurityHeaders, error_page
     from web.router import router as web_router
     from web.verify import router as verify_router
 
@@ -257,7 +257,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing.results = IssuedResults(app.state.read_engine)
 
     install_error_handlers(app)
-    openapi.install(app)
+    openapi.install(
+        app,
+        page_paths=(*BROWSER_PATHS, "/dev/vneid/authorize"),
+        oauth_paths=("/oauth/token", "/dev/vneid/token"),
+    )
     # JSON bodies: a 1 MiB dossier plus its token and envelope fits in 2 MiB. PDF uploads get
     # their own cap plus room for the multipart envelope; the handler checks the file itself.
     upload_cap = settings.max_upload_bytes + 64 * 1024

@@ -41,7 +41,9 @@ _FRAMEWORK_CODES = {
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],
     422: ["validation_error", "malformed_json", "file_required"],
+    408: ["request_timeout"],
     429: ["too_many_requests"],
+    431: ["request_header_fields_too_large"],
     503: ["service_unavailable"],
 }
 _TITLES = {
@@ -54,7 +56,9 @@ _TITLES = {
     413: "Too large",
     415: "Wrong content type",
     422: "Not acceptable input",
+    408: "The request did not arrive in time",
     429: "Too many requests (see Retry-After)",
+    431: "Request headers too large or too many",
     503: "Temporarily unavailable (see Retry-After)",
 }
 
@@ -82,8 +86,17 @@ def _problem_response(status: int, codes: list[str]) -> dict[str, Any]:
     }
 
 
+def _page_response(status: int, codes: list[str]) -> dict[str, Any]:
+    problem = _problem_response(status, codes)
+    return {
+        "description": f"{_TITLES.get(status, 'Error')}: a page for the person (text/html); "
+        "a malformed query or form gets problem+json",
+        "content": {"text/html": {"schema": {"type": "string"}}, **problem["content"]},
+    }
+
+
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
-    statuses = [400, 404, 503]
+    statuses = [400, 404, 408, 431, 503]  # 408, 431: the HTTP guard, before any route
     if "requestBody" in operation or method in ("post", "put", "patch"):
         statuses += [413, 415, 422, 409]
     if operation.get("parameters"):
@@ -95,8 +108,14 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     return sorted(set(statuses))
 
 
-def install(app: FastAPI) -> None:
-    """Replace app.openapi with the corrected document (built once)."""
+def install(
+    app: FastAPI,
+    page_paths: tuple[str, ...] = (),
+    oauth_paths: tuple[str, ...] = ("/oauth/token",),
+) -> None:
+    """Replace app.openapi with the corrected document (built once). Routes under
+    `page_paths` answer errors with a page (text/html) rather than problem+json; `oauth_paths`
+    answer RFC 6749 errors in JSON, documented on the route."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -135,10 +154,14 @@ def install(app: FastAPI) -> None:
                         # the refusal has its own code; required all the same.
                         parameter["required"] = True
                 responses = operation.setdefault("responses", {})
-                if path == "/oauth/token":
+                if path in oauth_paths:
                     continue  # errors there are RFC 6749 5.2, documented on the route
+                page = path == "/" or path.startswith(page_paths)
                 for status in _statuses(path, method, operation):
-                    responses[str(status)] = _problem_response(status, codes.get(status, []))
+                    if page and status not in (408, 431):  # the guard speaks problem+json
+                        responses[str(status)] = _page_response(status, codes.get(status, []))
+                    else:
+                        responses[str(status)] = _problem_response(status, codes.get(status, []))
         app.openapi_schema = schema
         return schema
 

@@ -264,7 +264,15 @@ async def authorize(request: Request) -> Response:
     return RedirectResponse(f"{form['redirect_uri']}?{query}", status_code=303)
 
 
-@router.post("/token")
+@router.post(
+    "/token",
+    responses={
+        400: {
+            "description": "RFC 6749 5.2: unsupported_grant_type or invalid_grant",
+            "content": {"application/json": {}},
+        }
+    },
+)
 async def token(request: Request) -> JSONResponse:
     """The token endpoint: a code and its PKCE verifier for an ID token (development only)."""
     provider: DevVneidProvider = request.app.state.dev_vneid

@@ -48,3 +48,22 @@ def test_content_types_are_the_ones_served(client) -> None:
     assert (
         client.get("/.well-known/jwks.json").headers["content-type"] == "application/jwk-set+json"
     )
+
+
+def test_error_content_types_are_the_ones_served(client) -> None:
+    """The document said problem+json where the login callback and the dev provider's pages
+    answer a page, and the dev token endpoint OAuth JSON; the HTTP guard's 431 was missing."""
+    doc = client.get("/openapi.json").json()["paths"]
+    answered = {
+        ("/auth/callback", "get"): client.get("/auth/callback", params={"error": "access_denied"}),
+        ("/dev/vneid/token", "post"): client.post("/dev/vneid/token", data={"grant_type": "x"}),
+        ("/v1/delegations/{delegation_id}", "get"): client.get("/v1/delegations/dlg_x"),
+    }
+    for (path, method), resp in answered.items():
+        documented = doc[path][method]["responses"][str(resp.status_code)]["content"]
+        served = resp.headers["content-type"].split(";")[0]
+        assert served in documented, (path, resp.status_code, served, list(documented))
+    for path, operations in doc.items():
+        for method, operation in operations.items():
+            if path not in ("/oauth/token", "/dev/vneid/token"):
+                assert "431" in operation["responses"], (path, method)

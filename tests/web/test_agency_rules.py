@@ -101,32 +101,3 @@ def test_deactivation_ends_an_agency_clerks_session(world: World) -> None:
     done = world.client.post("/v1/agencies/STP-HN/staff/CB-07/deactivate", headers=world.admin)
     assert done.status_code == 200
     problem(world.client.get("/v1/me"), 401, "unauthorized")
-
-
-def test_the_verify_page_never_shows_green_for_a_document_that_is_not_the_result(
-    world: World,
-) -> None:
-    from tests.agents.test_results import _carrying
-    from tests.fixtures import pdfs
-
-    d = grant(world.client, world.citizen, max_uses=2)
-    sub = submit(world.client, world.vnpost, d["token"]).json()
-    forged = pdfs.rogue_signed(_carrying(sub["receipt"], sub["id"], d["id"]))
-    page = world.client.post(
-        "/verify/pdf", files={"file": ("ket-qua.pdf", forged, "application/pdf")}
-    )
-    assert page.status_code == 200
-    assert "Chữ ký số của văn bản không hợp lệ" in page.text
-    assert 'class="verdict ok"' not in page.text
-    assert "chữ ký số của nó không hợp lệ: đây không phải kết quả của hồ sơ đó" in page.text
-    assert "Hồ sơ văn bản tự ghi" in page.text
-
-    other = world.client.post(
-        "/v1/signatures/pdf",
-        headers=world.other_agency,
-        data={"level": "B-B"},
-        files={"file": ("r.pdf", _carrying(sub["receipt"], sub["id"], d["id"]), "application/pdf")},
-    ).content
-    page = world.client.post("/verify/pdf", files={"file": ("r.pdf", other, "application/pdf")})
-    assert "chưa được trả kết quả" in page.text
-    assert page.text.count('class="verdict ok"') == 1  # CA-HN's signature itself holds
