@@ -137,8 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from signing.sandbox import SANDBOX
     from web.agency import router as agency_router
     from web.counter import router as counter_router
-    from web.pages import HERE as WEB_HERE
     from web.pages import BROWSER_PATHS, SecurityHeaders, error_page
+    from web.pages import HERE as WEB_HERE
     from web.router import router as web_router
     from web.verify import router as verify_router
 
