@@ -7,6 +7,7 @@ import json
 import logging
 from urllib.parse import unquote_plus
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import PROBLEM_JSON
@@ -193,6 +194,10 @@ class CatchUnexpected:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # An expected client failure (gone, or cut off by a body deadline): one line, and
+            # no answer, since nobody is there to read it.
+            log.info("client went away during %s %s", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:

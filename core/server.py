@@ -4,8 +4,11 @@ uvicorn (with httptools) buffers request headers without bound and waits for the
 body, forever: a 64 MB header stalled a worker for 7 s, 8 x 32 MB grew it by 370 MB, and 500
 connections that send a byte now and then were held open indefinitely. Here, before the parser
 sees a byte of it, the request line and headers are counted (size: 431; number of lines: 431),
-and timers close a connection whose headers do not arrive within `header_timeout_s` (408) or
-whose body stops flowing for `body_idle_timeout_s` (408).
+and timers close a connection whose headers do not arrive within `header_timeout_s` (408), whose
+body stops flowing for `body_idle_timeout_s` (408), or whose body takes longer than its
+deadline: `body_base_s` plus its length at `body_min_rate` bytes a second (a body trickled one
+byte every few seconds never pauses long enough for the idle timer, and held a worker's
+connection for ever).
 """
 
 from __future__ import annotations
@@ -21,11 +24,21 @@ from core.errors import PROBLEM_JSON
 
 
 @cache
-def _limits() -> tuple[int, int, float, float]:
+def _limits() -> tuple[int, int, float, float, float, int]:
     from core.settings import load_settings
 
     s = load_settings()
-    return s.header_max_bytes, s.header_max_count, s.header_timeout_s, s.body_idle_timeout_s
+    return (
+        s.header_max_bytes,
+        s.header_max_count,
+        s.header_timeout_s,
+        s.body_idle_timeout_s,
+        s.body_base_s,
+        s.body_min_rate,
+    )
+
+
+UNKNOWN_LENGTH = 2 * 1024 * 1024  # a chunked body's deadline is reckoned for this much
 
 
 def _problem(status: int, reason: bytes, code: str, detail: str) -> bytes:
@@ -48,7 +61,15 @@ def _problem(status: int, reason: bytes, code: str, detail: str) -> bytes:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._max_bytes, self._max_lines, self._header_timeout, self._body_idle = _limits()
+        (
+            self._max_bytes,
+            self._max_lines,
+            self._header_timeout,
+            self._body_idle,
+            self._body_base,
+            self._body_rate,
+        ) = _limits()
+        self._body_deadline = 0.0
         self._reading_headers = True
         self._header_bytes = 0
         self._header_lines = 0
@@ -118,8 +139,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if end >= 0:
                 self._reading_headers = False
         elif self.cycle is not None and self.cycle.more_body:
-            self._arm(self._body_idle, "the request body stopped arriving")
+            self._arm_body()
         super().data_received(data)
+
+    def _arm_body(self) -> None:
+        left = self._body_deadline - self.loop.time()
+        if left <= self._body_idle:
+            self._arm(max(left, 0.0), "the request body is arriving too slowly")
+        else:
+            self._arm(self._body_idle, "the request body stopped arriving")
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
@@ -127,7 +155,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.more_body and not self.transport.is_closing():
-            self._arm(self._body_idle, "the request body stopped arriving")
+            length = next((v for k, v in self.headers if k.lower() == b"content-length"), None)
+            try:
+                expected = int(length) if length is not None else UNKNOWN_LENGTH
+            except ValueError:
+                expected = UNKNOWN_LENGTH
+            self._body_deadline = self.loop.time() + self._body_base + expected / self._body_rate
+            self._arm_body()
 
     def on_message_complete(self) -> None:
         self._disarm()

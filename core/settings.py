@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     header_max_count: int = Field(default=100, ge=10, le=1000)
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     body_idle_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # A body's deadline: this long, plus its length at this rate (20 MB at 32 KB/s: 11 min).
+    body_base_s: float = Field(default=30.0, gt=0, le=3600)
+    body_min_rate: int = Field(default=32 * 1024, ge=1, le=1024 * 1024 * 1024)
     pdf_memory_mb: int = Field(default=1024, ge=256, le=65_536)
     pdf_workers: int = Field(default=4, ge=1, le=64)
     pdf_per_sender: int = Field(default=1, ge=1, le=64)

@@ -25,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         UYQUYEN_DATA_DIR=str(tmp / "data"),
         UYQUYEN_HEADER_TIMEOUT_S="1.5",
         UYQUYEN_BODY_IDLE_TIMEOUT_S="1.5",
+        UYQUYEN_BODY_BASE_S="3",
     )
     with running_server(tmp, free_port(), env=env) as s:
         yield s
@@ -127,6 +128,42 @@ def test_a_stalled_body_is_cut_off(server: Server) -> None:
     sock.close()
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert time.monotonic() - started < 6
+
+
+def test_a_trickled_body_is_cut_off_at_its_deadline_and_logs_no_traceback(
+    server: Server,
+) -> None:
+    """One byte a second never pauses long enough for the idle timer: the body's deadline
+    (3 s here, plus its length at the minimum rate) closes it, and the token endpoint, whose
+    form read is cut short, logs no traceback."""
+    sock = connect(server)
+    send_quietly(
+        sock,
+        b"POST /oauth/token HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+    )
+    started = time.monotonic()
+    answer = b""
+    sock.settimeout(0.1)
+    while time.monotonic() - started < 15:
+        send_quietly(sock, b"g")
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            time.sleep(0.9)
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            break
+        if not chunk:
+            break
+        answer += chunk
+    sock.close()
+    elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"too slowly" in answer
+    assert 2.5 < elapsed < 8, elapsed
+    time.sleep(0.5)
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_hundreds_of_slowloris_connections_are_all_released(server: Server) -> None:
