@@ -254,7 +254,7 @@ def post_result(
     request: Request,
     file: Annotated[UploadFile, File(description="The result document (PDF)")],
 ) -> dict[str, str]:
-    """The responsible agency posts its result; the service signs it (PAdES B-LT) with the
+    """The responsible agency posts its result; the service signs it (PAdES B-LTA) with the
     agency's certificate and the submission becomes completed."""
     pdf = checked_pdf(file, request.app.state.settings.max_upload_bytes)
     result = submissions.attach_result(

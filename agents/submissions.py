@@ -380,6 +380,14 @@ def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[
     return list(session.scalars(stmt))
 
 
+# Results are signed at B-LTA: at B-LT the revocation data and the CA certificates in the DSS
+# have no proof of existence older than the moment of validation, so an EN 319 102-1 validator
+# (pyHanko's, in ?report=etsi) cannot build the past validation path and rates every fresh
+# result indeterminate/NO_POE. The document timestamp over the DSS is that proof; it costs one
+# more timestamp and revision (benchmarks: B-LTA vs B-LT).
+RESULT_LEVEL = "B-LTA"
+
+
 class IssuedResults:
     """signing.mandate.StoredResults: the results this service signed and stored, for
     `filed_under` to compare an uploaded document with."""
@@ -417,7 +425,7 @@ def attach_result(
     pdf: IO[bytes],
     now: datetime,
 ) -> SubmissionResult:
-    """The responsible agency answers: the service signs its PDF (PAdES B-LT) with the
+    """The responsible agency answers: the service signs its PDF (PAdES B-LTA) with the
     agency's certificate and the submission is completed."""
     if principal.kind != "agency":
         raise WrongCallerKind("results come from the responsible agency")
@@ -427,7 +435,7 @@ def attach_result(
     signed = signing.sign_upload(
         pdf,
         s.agency_code,
-        "B-LT",
+        RESULT_LEVEL,
         reason=f"Kết quả hồ sơ {s.id}",
         client=_actor(principal),
         mandate=Mandate(s.receipt, s.id, s.delegation_id),  # covered by the agency's signature
@@ -447,7 +455,7 @@ def attach_result(
     result = SubmissionResult(
         submission_id=s.id,
         pdf=signed,
-        level="B-LT",
+        level=RESULT_LEVEL,
         sha256=hashlib.sha256(signed).hexdigest(),
         signed_at=now,
     )
@@ -456,7 +464,7 @@ def attach_result(
     data: dict[str, Any] = {
         "submission": s.id,
         "agency": s.agency_code,
-        "level": "B-LT",
+        "level": RESULT_LEVEL,
         "sha256": result.sha256,
     }
     if principal.staff_code:  # the agency clerk who uploaded it answers for it

@@ -1,7 +1,7 @@
 """The agency's pages: its clerk logs in with VNeID (the shared login), reads the inbox (received
 or completed, a page at a time, searchable by submission id or procedure), opens a dossier (its
 fields, receipt, authorization and who filed it) and uploads the result, which the service signs
-at PAdES B-LT with the agency's certificate, in the same sandbox as the API."""
+at PAdES B-LTA with the agency's certificate, in the same sandbox as the API."""
 
 from __future__ import annotations
 

@@ -49,8 +49,9 @@ def test_result_flow(world: World) -> None:
         "/v1/signatures/pdf/verify", files={"file": ("r.pdf", signed, "application/pdf")}
     ).json()
     assert verdict["valid"] is True
-    (s,) = verdict["signatures"]
+    s, archive = verdict["signatures"]  # B-LTA: the signature, and the document timestamp
     assert s["trusted"] and s["intact"] and s["timestamp"]["valid"]
+    assert archive["kind"] == "document_timestamp" and archive["valid"]
     assert "STP-HN" in s["signer"]["subject"]
 
 
@@ -196,7 +197,9 @@ def test_results_renew_adds_archive_timestamps_that_keep_the_result_valid(
         report = _verified(w, versions[-1])
         assert report["valid"] is True and report["filed_under"]["receipt_valid"] is True
         kinds = [s["kind"] for s in report["signatures"]]
-        assert kinds == ["signature"] + ["document_timestamp"] * (len(versions) - 1)
+        assert kinds == ["signature"] + ["document_timestamp"] * len(
+            versions
+        )  # B-LTA's own + renewals
         assert all(s["valid"] and s["trusted"] for s in report["signatures"])
     trail = w.client.get("/v1/audit/events", headers=w.citizen).json()
     assert [e["kind"] for e in trail].count("result.renewed") == 2
@@ -314,3 +317,32 @@ def test_the_verify_page_never_shows_green_for_a_document_that_is_not_the_result
     page = world.client.post("/verify/pdf", files={"file": ("r.pdf", other, "application/pdf")})
     assert "chưa được trả kết quả" in page.text
     assert page.text.count('class="verdict ok"') == 1  # CA-HN's signature itself holds
+
+
+def test_a_fresh_result_passes_an_etsi_long_term_validation(world: World) -> None:
+    """The ETSI report rated every freshly stored B-LT result indeterminate/NO_POE (no proof
+    of existence for the CA certificate and revocation data in the DSS) while the JSON
+    verifier said valid. Results are signed at B-LTA: the document timestamp is that proof."""
+    from xml.etree import ElementTree
+
+    w = world
+    d = grant(w.client, w.citizen)
+    sub = submit(w.client, w.vnpost, d["token"]).json()
+    posted = w.client.post(
+        f"/v1/submissions/{sub['id']}/result",
+        headers=w.agency,
+        files={"file": ("r.pdf", pdfs.simple_pdf(), "application/pdf")},
+    )
+    assert posted.status_code == 201 and posted.json()["level"] == "B-LTA"
+    signed = w.client.get(f"/v1/submissions/{sub['id']}/result.pdf", headers=w.citizen).content
+    assert _verified(w, signed)["valid"] is True
+    report = w.client.post(
+        "/v1/signatures/pdf/verify?report=etsi",
+        files={"file": ("r.pdf", signed, "application/pdf")},
+    )
+    ns = {"vr": "http://uri.etsi.org/19102/v1.2.1#"}
+    root = ElementTree.fromstring(report.content)
+    (status,) = root.findall("vr:SignatureValidationReport/vr:SignatureValidationStatus", ns)
+    main = status.findtext("vr:MainIndication", "", ns).rsplit(":", 1)[-1]
+    sub_indication = status.findtext("vr:SubIndication", "", ns).rsplit(":", 1)[-1]
+    assert (main, sub_indication) == ("total-passed", "OK")

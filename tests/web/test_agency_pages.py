@@ -1,6 +1,6 @@
 """The agency clerk in a real browser (Chromium, 1280x800): logs in with VNeID at level 2, finds
 a dossier a counter filed in the inbox, reads its fields and who filed it, uploads the result
-PDF, which the service signs (PAdES B-LT) and marks answered; the signed file downloads and
+PDF, which the service signs (PAdES B-LTA) and marks answered; the signed file downloads and
 verifies. Also the rules without a browser: only agency staff, CSRF on the upload, only the
 responsible agency's dossiers."""
 
