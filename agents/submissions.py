@@ -41,6 +41,7 @@ from delegation.exceptions import InvalidDelegation, NotDelegate, ProcedureOutOf
 from delegation.service import DelegationConfig
 from signing.keyring import InvalidServiceToken, Keyring
 from signing.mandate import RECEIPT_TYP, Mandate
+from signing.pades import Level
 from signing.service import SigningService
 
 log = logging.getLogger("uyquyen.submissions")
@@ -385,7 +386,7 @@ def uses_of(session: Session, principal: Principal, delegation_id: str) -> list[
 # (pyHanko's, in ?report=etsi) cannot build the past validation path and rates every fresh
 # result indeterminate/NO_POE. The document timestamp over the DSS is that proof; it costs one
 # more timestamp and revision (benchmarks: B-LTA vs B-LT).
-RESULT_LEVEL = "B-LTA"
+RESULT_LEVEL: Level = "B-LTA"
 
 
 class IssuedResults:
