@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -374,6 +375,19 @@ def _process_gauges(metrics: Metrics, app: FastAPI) -> None:
 
 
 # -- command line ------------------------------------------------------------------------------
+def database_label(settings: Settings) -> str:
+    """Which database a command works on, said plainly (never the password): a terminal
+    without UYQUYEN_DATABASE_URL works on the SQLite file, and must say so."""
+    url = sa.make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite {url.database}"
+    return f"PostgreSQL {url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+
+
+def _say_database(settings: Settings) -> None:
+    print(f"database: {database_label(settings)}", file=sys.stderr, flush=True)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -384,8 +398,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     bootstrap(settings)
     print(
-        f"uyquyen {settings.env} on {settings.public_url} "
-        f"({'SQLite' if settings.effective_database_url.startswith('sqlite') else 'PostgreSQL'}, "
+        f"uyquyen {settings.env} on {settings.public_url} ({database_label(settings)}, "
         f"{args.workers} worker{'s' if args.workers > 1 else ''})",
         flush=True,
     )
@@ -409,6 +422,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings()
+    _say_database(settings)
     bootstrap(settings)
     print("database is at the latest schema; service keys are in place")
     return 0
@@ -457,6 +471,7 @@ def _cmd_results_renew(args: argparse.Namespace) -> int:
     from signing.keyring import Keyring
 
     settings = load_settings()
+    _say_database(settings)
     bootstrap(settings)
     configured = configured_keys(settings)
     engine = make_engine(settings.effective_database_url)
@@ -479,6 +494,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     from signing.keyring import rotate
 
     settings = load_settings()
+    _say_database(settings)
     bootstrap(settings)
     engine = make_engine(settings.effective_database_url)
     # A retired key stays published while anything it signed can still be valid.
@@ -540,6 +556,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from signing.keyring import Keyring
 
     settings = load_settings()
+    _say_database(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         log = AuditLog(engine, Keyring(engine, key_passphrase(settings)), settings.public_url)

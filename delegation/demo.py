@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from audit.merkle import root as merkle_root
 from audit.merkle import verify_inclusion
 from core.canonical import canonical_json
 from delegation.offline import verify_offline, verify_signed
@@ -381,6 +382,34 @@ def run_story(
         at = checkpoint["timestamp"]
         return f"all {len(c['events'])} in the tree of {size} events signed at {at}"
 
+    if data_dir is None:  # another server's database is out of reach: its log over HTTP
+
+        @step("The administrator recomputes the signed root from every event in the log")
+        def _(c: dict[str, Any]) -> str:
+            checkpoint = _expect(http.get("/v1/audit/checkpoint"), 200)
+            jwks = _expect(http.get("/.well-known/jwks.json"), 200)
+            try:
+                signed = verify_signed(checkpoint["checkpoint"], jwks, "checkpoint+jwt")
+            except InvalidJWS as exc:
+                raise StepFailed(f"the checkpoint does not verify: {exc}") from None
+            size = signed["tree_size"]
+            leaves: list[bytes] = []
+            while len(leaves) < size:
+                page = _expect(
+                    http.get(
+                        "/v1/audit/events",
+                        params={"after_seq": len(leaves) - 1, "limit": 1000},
+                        headers=admin,
+                    ),
+                    200,
+                )
+                if not page:
+                    raise StepFailed(f"the log lists {len(leaves)} of {size} events")
+                leaves += [bytes.fromhex(e["leaf_hash"]) for e in page]
+            if merkle_root(leaves[:size]).hex() != signed["root_hash"]:
+                raise StepFailed("the events do not hash to the signed root")
+            return f"{size} events hash to the root signed at {signed.get('timestamp', '')}"
+
     if data_dir is not None and main_py is not None:
 
         @step("The administrator verifies the whole log from the database (audit verify)")
@@ -439,6 +468,12 @@ def main(url: str | None, admin_token: str | None, main_py: Path) -> int:
                 file=sys.stderr,
             )
             return 2
+        print(
+            f"Warning: the story writes into {base}: an agent VNPOST with a new counter, an "
+            "agency client, citizens' delegations, submissions and a signed result, all on "
+            "that server's record (its audit log keeps them). Point it at a development server.",
+            file=sys.stderr,
+        )
         print(f"Telling the story against {base}")
         return run_story(base, token, print)
     with _temporary_server(main_py) as (base, token, data_dir):

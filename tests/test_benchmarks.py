@@ -139,3 +139,60 @@ def test_the_counter_consoles_live_update_is_measured_in_a_real_browser(tmp_path
     rows = run_group(tmp_path, "counter", timeout=300)
     worst = rows["live update: approval committed -> clerk's screen (max)"]
     assert 0 < worst["value"] < 10_000 and worst["target"] == "< 1000 ms"
+
+
+def test_the_readmes_benchmark_install_brings_everything_the_benchmarks_import() -> None:
+    """`pip install -e '.[bench]' && python -m benchmarks --quick` failed with
+    ModuleNotFoundError (playwright): every third-party module the benchmarks import, at any
+    depth, comes from a distribution the project's dependencies or its `bench` extra name."""
+    import ast
+    import importlib.metadata as md
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    named = project["dependencies"] + project["optional-dependencies"]["bench"]
+    wanted = {re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in named}
+    ours = set(project_packages()) | {"tests", "main"}
+    imported: set[str] = set()
+    for module in (ROOT / "benchmarks").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported - ours if m not in sys.stdlib_module_names}
+    assert "playwright" in third_party  # the extraction sees nested imports
+    providers = md.packages_distributions()
+    missing = {}
+    for name in sorted(third_party):
+        dists = {d.lower().replace("_", "-") for d in providers.get(name, [])}
+        if not dists & wanted and not any(needs(d, wanted) for d in dists):
+            missing[name] = sorted(dists)
+    assert not missing, f"imported by benchmarks/, not installed by '.[bench]': {missing}"
+
+
+def project_packages() -> list[str]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+
+
+def needs(dist: str, wanted: set[str]) -> bool:
+    """Whether `dist` comes in as a requirement of one of `wanted` (e.g. sqlalchemy, httpx)."""
+    import importlib.metadata as md
+    import re
+
+    for parent in wanted:
+        try:
+            requires = md.requires(parent) or []
+        except md.PackageNotFoundError:
+            continue
+        names = {
+            re.split(r"[\[<>=!~ ;(]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in requires
+            if "extra ==" not in r
+        }
+        if dist in names:
+            return True
+    return False

@@ -58,3 +58,16 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
         } <= tables
     finally:
         engine.dispose()
+
+
+def test_each_migration_logs_one_line() -> None:
+    """Alembic logs a revision's docstring up to its first blank line: a summary that runs on
+    spilled four lines into every first start's output."""
+    from pathlib import Path
+
+    for path in sorted(
+        (Path(__file__).resolve().parent.parent / "migrations/versions").glob("0*.py")
+    ):
+        doc = path.read_text().split('"""')[1]
+        summary = doc.split("\n\n", 1)[0]
+        assert "\n" not in summary.strip(), path.name

@@ -1,4 +1,6 @@
-"""Staff sessions (a browser session acting for a counter) and the delegator's name on a
+"""Staff sessions, the delegator's name on a delegation, status lists without a shared count.
+
+A browser session can act for a counter (staff sessions); the delegator's name is kept on a
 delegation, so that a counter can find the delegations it holds by the citizen's name. Status
 lists no longer count their entries in a shared row (every grant waited on it): the count is
 read from the delegations when needed.

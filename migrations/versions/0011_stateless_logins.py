@@ -1,4 +1,6 @@
-"""Browser logins in progress are no longer stored (the browser's cookie carries them, sealed),
+"""Logins in progress no longer stored; dead sessions purged; sliding throttle windows.
+
+Browser logins in progress are no longer stored (the browser's cookie carries them, sealed),
 so an anonymous caller starting logins makes the service store nothing; dead web sessions are
 purged by creation time; throttles count in sliding windows (the previous window's count is
 kept beside the current one).

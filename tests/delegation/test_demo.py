@@ -55,7 +55,10 @@ def test_demo_against_a_running_server(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         wrong = demo("--url", server.base, "--admin-token", "wrong", cwd=tmp_path)
         missing = demo("--url", server.base, cwd=tmp_path)
-    assert proc.stdout.strip().splitlines()[-1] == "All 15 steps passed."  # no database here
+    # the same 16 steps as the README says; the last checks the log over HTTP
+    assert proc.stdout.strip().splitlines()[-1] == "All 16 steps passed."
+    assert "hash to the root signed" in proc.stdout
+    assert "Warning: the story writes into " + server.base in proc.stderr
     for part in STORY:
         assert part in proc.stdout, part
     assert wrong.returncode == 2 and "does not take this admin token" in wrong.stderr
