@@ -385,7 +385,7 @@ def run_story(
     if data_dir is None:  # another server's database is out of reach: its log over HTTP
 
         @step("The administrator recomputes the signed root from every event in the log")
-        def _(c: dict[str, Any]) -> str:
+        def _recompute_root(c: dict[str, Any]) -> str:
             checkpoint = _expect(http.get("/v1/audit/checkpoint"), 200)
             jwks = _expect(http.get("/.well-known/jwks.json"), 200)
             try:
