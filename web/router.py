@@ -423,7 +423,9 @@ PER_PAGE = 20
 
 
 @router.get("/app/activity", response_class=HTMLResponse)
-async def activity(request: Request, page: int = 1) -> Response:
+async def activity(request: Request, page: int = 1, mine: bool = False) -> Response:
+    """Everything recorded about the citizen, or (`mine`) only what they did themselves: what
+    others did (a counter's requests, say) can never bury the citizen's own actions."""
     try:
         me, csrf = await citizen(request)
     except Login as need:
@@ -439,6 +441,8 @@ async def activity(request: Request, page: int = 1) -> Response:
         return list(log.events(pid=me.subject, limit=5000))
 
     events = list(reversed(await run_in_threadpool(load)))  # newest first
+    if mine:
+        events = [e for e in events if e.actor == f"citizen:{me.subject}"]
     shown = []
     for e in events[(page - 1) * PER_PAGE : page * PER_PAGE]:
         data = json.loads(e.data)
@@ -468,6 +472,7 @@ async def activity(request: Request, page: int = 1) -> Response:
         csrf=csrf,
         events=shown,
         page=page,
+        mine=mine,
         more=len(events) > page * PER_PAGE,
     )
 

@@ -420,3 +420,23 @@ def test_concurrent_approvals_grant_exactly_one_delegation(world: World, issuer)
         t.join()
     assert sorted(answers) == [201, 409, 409, 409], answers
     assert len(world.client.get("/v1/delegations", headers=world.citizen).json()) == 1
+
+
+def test_the_citizens_own_actions_stay_findable_among_a_counters_requests(world: World) -> None:
+    from tests.web.test_counter_pages import browser_session
+
+    asked = ask(world)
+    approved = world.client.post(
+        f"/v1/authorization-requests/by-code/{asked['code']}/approve", headers=world.citizen
+    )
+    assert approved.status_code == 201
+    for _ in range(6):  # what a counter may do within the hour: 12 events about the citizen
+        r = ask(world, delegator_pid=DELEGATOR)
+        world.client.post(f"/v1/authorization-requests/{r['id']}/cancel", headers=world.vnpost)
+    browser_session(world, DELEGATOR, name="Nguyễn Văn An")
+    everything = world.client.get("/app/activity").text
+    assert everything.count('class="event"') >= 13
+    mine = world.client.get("/app/activity", params={"mine": 1}).text
+    # her login, her approval and the grant it made: nothing the counter did
+    assert mine.count('class="event"') == 3 and "Bạn đã đồng ý yêu cầu" in mine
+    assert "Quầy đã rút lại yêu cầu" in everything and "Quầy đã rút lại yêu cầu" not in mine
