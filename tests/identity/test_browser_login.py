@@ -152,22 +152,29 @@ def test_next_is_a_local_path_only(server: Server, target: str) -> None:
         assert done.headers["location"] == "/app"
 
 
-def test_sessions_end_after_idle_and_absolute_timeouts(client) -> None:
-    """The clock rules, on the service object: 15 minutes idle, 8 hours in all."""
-    from datetime import UTC, datetime
+def insert_session(client, now) -> None:  # type: ignore[no-untyped-def]
+    """A session "sid" that logged in at `now` (the login itself is tested above)."""
+    import hashlib
 
     import sqlalchemy as sa
 
-    logins = client.app.state.browser_logins
-    now = datetime.now(UTC)
     with client.app.state.engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
                 "VALUES (:h, '001099012345', NULL, 2, 0, :c, :s)"
             ),
-            {"h": __import__("hashlib").sha256(b"sid").hexdigest(), "c": now, "s": now},
+            {"h": hashlib.sha256(b"sid").hexdigest(), "c": now, "s": now},
         )
+
+
+def test_sessions_end_after_idle_and_absolute_timeouts(client) -> None:
+    """The clock rules, on the service object: 15 minutes idle, 8 hours in all."""
+    from datetime import UTC, datetime
+
+    logins = client.app.state.browser_logins
+    now = datetime.now(UTC)
+    insert_session(client, now)
     assert logins.principal("sid", now + timedelta(seconds=899)) is not None
     assert logins.principal("sid", now + timedelta(seconds=899 + 901)) is None  # idle
     for minute in range(1, 8 * 60, 10):  # active all day: kept alive until 8 hours
@@ -180,19 +187,10 @@ def test_a_session_used_every_20_s_outlives_a_60_s_idle_timeout(make_client) -> 
     checked before the write, so such a session was logged out at 60 s."""
     from datetime import UTC, datetime
 
-    import sqlalchemy as sa
-
     client = make_client(session_idle_s=60)
     logins = client.app.state.browser_logins
     now = datetime.now(UTC)
-    with client.app.state.engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
-                "VALUES (:h, '001099012345', NULL, 2, 0, :c, :s)"
-            ),
-            {"h": __import__("hashlib").sha256(b"sid").hexdigest(), "c": now, "s": now},
-        )
+    insert_session(client, now)
     for seconds in range(20, 301, 20):
         assert logins.principal("sid", now + timedelta(seconds=seconds)) is not None, seconds
     assert logins.principal("sid", now + timedelta(seconds=300 + 61)) is None
