@@ -136,6 +136,9 @@ def _server(tmp: Path, workers: int, database_url: str | None):  # type: ignore[
         # a minute: the limits that stop abuse would stop the measurement.
         UYQUYEN_MAX_OPEN_REQUESTS="10000",
         UYQUYEN_REQUEST_LOOKUPS_PER_MINUTE="10000",
+        UYQUYEN_REQUEST_LOOKUPS_PER_ADDRESS_PER_MINUTE="100000",
+        UYQUYEN_REQUESTS_PER_COUNTER_PER_HOUR="100000",
+        UYQUYEN_REQUESTS_PER_CITIZEN_PER_HOUR="10000",
     )
     if database_url:
         env["UYQUYEN_DATABASE_URL"] = database_url
