@@ -220,8 +220,8 @@ M = [
     (
         "27a mandate as signed, not as updated",
         "signing/mandate.py",
-        '            return history.get_object(ref.reference) if hasattr(ref, "reference") else ref',
-        '            return ref.get_object() if hasattr(ref, "get_object") else ref',
+        '            return history.get_object(value.reference) if hasattr(value, "reference") else value',
+        '            return value.get_object() if hasattr(value, "get_object") else value',
         "tests/agents/test_results.py",
     ),
     (
