@@ -305,6 +305,7 @@ def _run_wrk(
     """wrk (compiled, one thread pinned to the last core) as the load generator."""
     import base64
     import json
+    import math
     import re
 
     kind = spec["kind"]
@@ -346,7 +347,7 @@ def _run_wrk(
                 "wrk",
                 "-t1",
                 f"-c{concurrency}",
-                f"-d{duration:g}s",
+                f"-d{max(1, math.ceil(duration))}s",  # wrk takes whole seconds only
                 "--latency",
                 "-s",
                 str(script),
