@@ -288,3 +288,27 @@ def test_a_counter_request_approved_on_the_citizens_phone(
     phone.goto(asked["approve_url"])
     phone.get_by_role("button", name="Xem nội dung yêu cầu").click()
     assert phone.get_by_role("status").inner_text() == "Bạn đã đồng ý yêu cầu này."
+
+
+def test_enter_in_the_procedure_search_searches_and_submits_nothing(
+    chromium: Any, server: Server
+) -> None:
+    """Enter (a phone's Go key) in the catalogue search submitted the whole grant form: the
+    search text was lost and a raw validation error showed. Now it stays on the form, the text
+    and the filter kept, and with one match left Enter moves to that match."""
+    page = chromium.new_context(viewport=SIZES["phone"]).new_page()
+    log_in(page, server.base, pid="001077000444")
+    page.wait_for_url(f"{server.base}/app")
+    page.goto(f"{server.base}/app/grant")
+    search = page.get_by_label("Tìm trong danh mục thủ tục")
+    search.fill("ly lich tu phap")
+    search.press("Enter")
+    page.wait_for_timeout(300)  # a submission would have navigated by now
+    assert page.url == f"{server.base}/app/grant"
+    assert search.input_value() == "ly lich tu phap"
+    assert page.get_by_role("alert").count() == 0
+    shown = page.locator("#procedures li:not([hidden])")
+    assert shown.count() == 1
+    assert page.evaluate("() => document.activeElement.value") == "1.001612"
+    page.keyboard.press("Space")
+    assert page.locator("#p-1\\.001612").is_checked()

@@ -17,6 +17,14 @@ document.addEventListener("DOMContentLoaded", () => {
         item.hidden = !words.every((w) => text.includes(w));
       }
     });
+    // Enter (a phone's Go key) in the search box searches: it must not submit the whole form
+    // with half its choices made. With one match left, it moves to that match's checkbox.
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      const shown = list.querySelectorAll("li[data-text]:not([hidden]) input");
+      if (shown.length === 1) shown[0].focus();
+    });
   }
 });
 
