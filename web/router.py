@@ -277,7 +277,11 @@ async def authorization(request: Request, delegation_id: str) -> Response:
             agents, procedures = _names(session)
             uses = None
             if delegation_service.is_delegator(me, d):
-                uses = submissions_service.uses_of(session, me, delegation_id)
+                label = agents_service.counter_label
+                uses = [
+                    (s, label(session, s.counter_id) if s.counter_id else None)
+                    for s in submissions_service.uses_of(session, me, delegation_id)
+                ]
             return _shown(d, me, agents, procedures), d, uses
 
     try:
@@ -289,12 +293,15 @@ async def authorization(request: Request, delegation_id: str) -> Response:
             {
                 "id": s.id,
                 "created_at": s.created_at,
-                "counter": s.counter_id or s.delegate_ref,
+                "counter": counter or s.counter_id or s.delegate_ref,
                 "operator": s.operator,
                 "authenticated": s.operator_authenticated,
                 "procedure": s.procedure,
+                # the citizen gets their signed result here, as the agency does on its page
+                "status": s.status,
+                "result": f"/v1/submissions/{s.id}/result.pdf" if s.status == "completed" else None,
             }
-            for s in found
+            for s, counter in found
         ]
         if found is not None
         else None

@@ -312,3 +312,74 @@ def test_enter_in_the_procedure_search_searches_and_submits_nothing(
     assert page.evaluate("() => document.activeElement.value") == "1.001612"
     page.keyboard.press("Space")
     assert page.locator("#p-1\\.001612").is_checked()
+
+
+def test_the_citizen_downloads_and_verifies_their_signed_result(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    """Only the agency's page linked to result.pdf: the citizen's authorization page now shows
+    each dossier's state, and once answered, the signed result to download (and a way to check
+    it); the counter is named as people call it, not by its id."""
+    from pathlib import Path as _Path
+
+    from signing.samples import text_pdf
+
+    api = Api(server.base)
+    page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    log_in(page, server.base, pid="001077000555")
+    page.wait_for_url(f"{server.base}/app")
+    citizen_token = page.request.get(f"{server.base}/v1/me").json()
+    assert citizen_token["pid"] == "001077000555"
+    granted = page.request.post(
+        f"{server.base}/v1/delegations",
+        headers={"X-CSRF-Token": citizen_token["csrf_token"]},
+        data={
+            "delegate": {"type": "agent", "code": "VNPOST"},
+            "procedures": ["1.001612"],
+            "valid_until": "2027-06-30T00:00:00Z",
+            "max_uses": 1,
+        },
+    ).json()
+    filed = httpx.post(
+        f"{server.base}/v1/submissions",
+        json=submission_body(granted["token"]),
+        headers={**counter, "Idempotency-Key": "result-1"},
+    ).json()
+    page.goto(f"{server.base}/app/authorizations/{granted['id']}")
+    row = page.locator("table tbody tr").first
+    assert "Đã tiếp nhận, đang chờ cơ quan giải quyết" in row.inner_text()
+    assert "ctr-" not in row.inner_text() and "Quầy 1" in row.inner_text()
+
+    agency = httpx.post(f"{server.base}/v1/agencies/STP-HN/clients", headers=api.admin).json()
+    agency_token = httpx.post(
+        f"{server.base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(agency["client_id"], agency["client_secret"]),
+    ).json()["access_token"]
+    answered = httpx.post(
+        f"{server.base}/v1/submissions/{filed['id']}/result",
+        headers={"Authorization": f"Bearer {agency_token}"},
+        files={
+            "file": (
+                "kq.pdf",
+                text_pdf([b"BT /F1 24 Tf 72 720 Td (KET QUA) Tj ET"]),
+                "application/pdf",
+            )
+        },
+        timeout=60,
+    )
+    assert answered.status_code == 201, answered.text
+    page.reload()
+    row = page.locator("table tbody tr").first
+    assert "Cơ quan đã trả kết quả" in row.inner_text()
+    with page.expect_download() as download:
+        row.get_by_role("link", name="Tải kết quả đã ký").click()
+    signed = _Path(download.value.path()).read_bytes()
+    report = httpx.post(
+        f"{server.base}/v1/signatures/pdf/verify",
+        files={"file": ("r.pdf", signed, "application/pdf")},
+    ).json()
+    assert report["valid"] is True and report["filed_under"]["submission"] == filed["id"]
+    assert report["filed_under"]["receipt_valid"] is True
+    row.get_by_role("link", name="Kiểm tra văn bản").click()
+    page.wait_for_url(f"{server.base}/verify")
