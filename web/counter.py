@@ -5,10 +5,15 @@ session acts for the counter in the clerk's name, exactly as a staff-bound token
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -241,12 +246,29 @@ async def cancel_request(request: Request, request_id: str) -> Response:
 
 
 # -- filing a dossier ---------------------------------------------------------------------------
+DRAFT = re.compile(r"[A-Za-z0-9_-]{16,40}")
+
+
+def draft_key(csrf: str, delegation_id: str, draft: str) -> str:
+    """The idempotency key of one draft dossier, derived on the server from the session (its
+    CSRF secret), the delegation and the draft's id, which lives in the form's address: however
+    the form comes back (Back, reload, a restored tab, a double click), it carries the same key,
+    and submitting it again shows the receipt of what was filed instead of filing again."""
+    mac = hmac.new(csrf.encode(), f"draft:{delegation_id}:{draft}".encode(), hashlib.sha256)
+    return "draft-" + base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+
+
 @router.get("/counter/delegations/{delegation_id}", response_class=HTMLResponse)
-async def file_form(request: Request, delegation_id: str) -> Response:
+async def file_form(request: Request, delegation_id: str, draft: str | None = None) -> Response:
     try:
         me, csrf = await at_work(request, COUNTER)
     except NotAtWork:
         return to_login(request, STAFF_LOGIN_LEVEL)
+    if draft is None or not DRAFT.fullmatch(draft):  # a new dossier: give it its own address
+        fresh = secrets.token_urlsafe(12)
+        return RedirectResponse(
+            f"/counter/delegations/{quote(delegation_id, safe='')}?draft={fresh}", status_code=303
+        )
 
     def load() -> dict[str, Any]:
         with Session(request.app.state.read_engine) as session:
@@ -258,15 +280,13 @@ async def file_form(request: Request, delegation_id: str) -> Response:
         d = await run_in_threadpool(load)
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
-    # The page makes the idempotency key: a double click, a resent form, a retry after a lost
-    # answer all carry the same key, and the dossier is filed once.
     return render(
         request,
         "counter_file.html",
         me=me,
         csrf=csrf,
         d=d,
-        idempotency_key=secrets.token_urlsafe(18),
+        idempotency_key=draft_key(csrf, delegation_id, draft),
         rows=range(6),
     )
 

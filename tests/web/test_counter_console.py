@@ -163,6 +163,14 @@ def test_the_counter_story_in_two_browsers(
     assert "Bưu cục Cầu Giấy" in receipt_text and "••••••••2345" in receipt_text
     check_page(clerk, "counter-receipt-a5")
     submission_id = clerk.locator(".receipt dd code").first.inner_text()
+    # Back, then "Nộp hồ sơ" again: the same draft, so the same receipt, no second use.
+    clerk.go_back()
+    expect(clerk.get_by_text(f"Cho {CITIZEN_NAME}")).to_be_visible()
+    clerk.get_by_label("Trường 1: tên").fill("Họ tên người yêu cầu")
+    clerk.locator("#v0").fill(CITIZEN_NAME)
+    clerk.get_by_role("button", name="Nộp hồ sơ (dùng một lượt)").click()
+    expect(clerk.get_by_role("heading", level=1)).to_have_text("Biên nhận hồ sơ")
+    assert clerk.locator(".receipt dd code").first.inner_text() == submission_id
 
     # Exactly one use was consumed (one left of two), and the receipt names her, authenticated.
     citizen = Api(base).citizen(CITIZEN_PID)

@@ -167,13 +167,15 @@ def test_a_request_made_at_the_console_names_the_clerk(world: World) -> None:
 def test_the_pages_key_files_a_dossier_once_however_often_it_is_sent(world: World) -> None:
     at_counter(world)
     d = grant(world.client, world.citizen, max_uses=3)
-    form = world.client.get(f"/counter/delegations/{d['id']}")
-    assert form.status_code == 200
+    form = world.client.get(f"/counter/delegations/{d['id']}")  # a new draft, at its address
+    assert form.status_code == 200 and "?draft=" in str(form.url)
     key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
     assert key != re.search(  # type: ignore[union-attr]
         r'name="idempotency_key" value="([^"]+)"',
         world.client.get(f"/counter/delegations/{d['id']}").text,
-    ).group(1)  # a new form, a new key
+    ).group(1)  # a new dossier, a new key
+    again = world.client.get(str(form.url))  # Back, or a reload: the same draft, the same key
+    assert key in again.text
     body = {
         "csrf_token": csrf(world),
         "idempotency_key": key,
@@ -196,6 +198,32 @@ def test_the_pages_key_files_a_dossier_once_however_often_it_is_sent(world: Worl
     receipt = world.client.get(answers[0].headers["location"])
     assert receipt.status_code == 200 and "NV-0042" in receipt.text
     assert "/verify#receipt=" in receipt.text or "<svg" in receipt.text
+
+
+def test_back_then_submit_files_once_and_shows_the_receipt(world: World) -> None:
+    """Back, then "Nộp hồ sơ" again filed the dossier again and spent another use (the form
+    came back with a fresh key). The key is the draft's, so the second press shows the receipt."""
+    at_counter(world)
+    d = grant(world.client, world.citizen, max_uses=3)
+    form = world.client.get(f"/counter/delegations/{d['id']}")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    body = {
+        "csrf_token": csrf(world),
+        "idempotency_key": key,
+        "procedure": "1.001612",
+        "field_name": ["Họ tên"],
+        "field_value": ["Nguyễn Văn An"],
+    }
+    first = world.client.post(f"/counter/delegations/{d['id']}", data=body, follow_redirects=False)
+    back = world.client.get(str(form.url))  # the browser fetches the form again
+    again = re.search(r'name="idempotency_key" value="([^"]+)"', back.text)
+    assert again is not None
+    body["idempotency_key"] = again.group(1)
+    second = world.client.post(f"/counter/delegations/{d['id']}", data=body, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    uses = world.client.get(f"/v1/delegations/{d['id']}/uses", headers=world.citizen).json()
+    assert len(uses) == 1
 
 
 def test_held_delegations_are_found_by_name_or_pid(world: World, issuer: Any) -> None:
