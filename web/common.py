@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
 from core.errors import AppError
-from web.pages import render
+from web.pages import refusal_page
 
 
 class Login(Exception):
@@ -44,9 +44,7 @@ async def form_data(request: Request) -> dict[str, Any]:
 
 
 def problem_page(request: Request, me: Principal, csrf: str, exc: AppError) -> HTMLResponse:
-    return render(
-        request, "error.html", exc.status, title=exc.title, detail=exc.detail, me=me, csrf=csrf
-    )
+    return refusal_page(request, exc, me, csrf)
 
 
 def qr_svg(text: str, error: str = "m", border: int = 2) -> str:

@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.error_texts import ERROR_TEXTS as SERVICE_ERROR_TEXTS
+
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("vi", "en")
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -84,8 +86,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 
 BROWSER_PATHS = ("/app", "/login", "/auth/", "/logout", "/r/", "/counter", "/agency", "/verify")
-# What a person reads for the errors a browser meets (msgids of web/translations).
+# What a person reads for the errors a browser meets (msgids of web/translations): the login's
+# own, and every refusal the service makes, by its code (web.error_texts).
 ERROR_TEXTS = {
+    **SERVICE_ERROR_TEXTS,
     "login_failed": (
         "The login did not succeed",
         "Nothing was changed and you are not logged in. Start the login again.",
@@ -98,25 +102,47 @@ ERROR_TEXTS = {
 }
 
 
-def error_page(request: Request, exc: Any) -> HTMLResponse | None:
-    """A page instead of problem+json, for the pages and the login (core.errors asks)."""
-    path = request.url.path
-    if path != "/" and not path.startswith(BROWSER_PATHS):
-        return None
+# The way back from a refusal leads to the page of the person's role.
+WAY_BACK = {
+    "citizen": ("/app", "Back to my authorizations"),
+    "agent": ("/counter", "Back to the counter"),
+    "agency": ("/agency", "Back to the agency's dossiers"),
+    None: ("/", "Back to the start page"),
+}
+
+
+def refusal_page(
+    request: Request, exc: Any, me: Any = None, csrf: str | None = None
+) -> HTMLResponse:
+    """A refusal in the person's language: its title and what to do next, by its stable code
+    (shown too, for whoever helps them); the service's English detail stays in the API."""
     _ = translations(language_of(request)).gettext
     title, explanation = ERROR_TEXTS.get(exc.code, (exc.title, ""))
     action = None
-    if exc.code in ("login_failed", "vneid_unavailable"):
+    if exc.code in ("login_failed", "vneid_unavailable", "unauthorized", "login_not_fresh"):
         action = {"href": "/login", "label": _("Log in with VNeID")}
+    href, label = WAY_BACK.get(getattr(me, "kind", None), WAY_BACK[None])
     return render(
         request,
         "error.html",
         exc.status,
         title=_(title),
-        detail=_(explanation) if explanation else exc.detail,
-        technical=exc.detail if explanation else None,
+        detail=_(explanation) if explanation else "",
+        code=exc.code,
+        technical=exc.detail,  # folded away, for whoever helps them (the API's own words)
         action=action,
+        back={"href": href, "label": _(label)},
+        me=me,
+        csrf=csrf,
     )
+
+
+def error_page(request: Request, exc: Any) -> HTMLResponse | None:
+    """A page instead of problem+json, for the pages and the login (core.errors asks)."""
+    path = request.url.path
+    if path != "/" and not path.startswith(BROWSER_PATHS):
+        return None
+    return refusal_page(request, exc)
 
 
 class SecurityHeaders:

@@ -17,7 +17,7 @@ from core.clock import utcnow
 from core.errors import AppError
 from identity.service import STAFF_LOGIN_LEVEL, StaffPlace
 from web.common import form_data, to_login
-from web.pages import language_of, render, translations
+from web.pages import language_of, refusal_page, render, translations
 
 __all__ = ["STAFF_LOGIN_LEVEL"]  # the level is identity's rule; the pages only ask for it
 
@@ -122,7 +122,7 @@ async def _work_at(request: Request, workplace: Workplace, key: str) -> Response
             utcnow(),
         )
     except AppError as exc:
-        return _refused(request, None, exc.title, exc.detail or "")
+        return refusal_page(request, exc)
     return RedirectResponse(workplace.home, status_code=303)
 
 

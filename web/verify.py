@@ -23,7 +23,7 @@ from delegation import service as delegation_service
 from signing.exceptions import NotAPdf
 from signing.jws import MalformedJWS, parse_compact
 from signing.uploads import checked_pdf
-from web.pages import render
+from web.pages import ERROR_TEXTS, language_of, render, translations
 
 router = APIRouter(include_in_schema=False)
 
@@ -155,7 +155,10 @@ async def verify_pdf(request: Request) -> Response:
             )
             signatures = report["signatures"]
         except AppError as exc:
-            pdf_report = {"valid": False, "problem": exc.detail or exc.title, "signatures": []}
+            _ = translations(language_of(request)).gettext
+            title, explanation = ERROR_TEXTS.get(exc.code, (exc.title, ""))
+            problem = f"{_(title)}. {_(explanation)}" if explanation else _(title)
+            pdf_report = {"valid": False, "problem": problem, "signatures": []}
             return render(
                 request, "verify.html", exc.status, me=me, token="", pdf_report=pdf_report
             )

@@ -83,3 +83,12 @@ def test_opening_a_code_spends_nothing_until_the_citizen_presses(world: World) -
     csrf = c.get("/v1/me").json()["csrf_token"]
     missing = c.post("/r/ABCDEFGH/view", data={"csrf_token": csrf})
     assert missing.status_code == 404
+    # in Vietnamese, with the way back to the citizen's own page; the API's English words
+    # only folded away with the code, for whoever helps
+    assert "Không tìm thấy yêu cầu" in missing.text
+    visible = missing.text.split("<details", 1)[0]
+    assert (
+        "No such authorization request" not in visible
+        and "Mã lỗi: request_not_found" in missing.text
+    )
+    assert 'href="/app"' in missing.text

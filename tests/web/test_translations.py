@@ -52,3 +52,55 @@ def test_every_message_a_page_shows_has_a_vietnamese_translation() -> None:
     assert len(shown) > 150  # the extraction itself works
     missing = sorted((where, text) for where, text in shown if text not in translated())
     assert not missing, missing
+
+
+def every_refusal_code() -> set[str]:
+    """Every `code` the service can refuse with: its AppError classes' codes, the codes given
+    where one is raised (`code="..."`), and the states a refusal names (a delegation's, a
+    request's)."""
+    import importlib
+    import pkgutil
+    import typing
+
+    from core.errors import AppError
+    from delegation.schemas import DelegationOut
+
+    root = WEB.parent
+    for package in ("core", "audit", "signing", "identity", "delegation", "agents", "web"):
+        for info in pkgutil.iter_modules([str(root / package)]):
+            importlib.import_module(f"{package}.{info.name}")
+    codes: set[str] = set()
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.status >= 400:
+            codes.add(cls.code)
+    for package in ("core", "audit", "signing", "identity", "delegation", "agents", "web"):
+        for module in (root / package).glob("*.py"):
+            for node in ast.walk(ast.parse(module.read_text())):
+                if isinstance(node, ast.keyword) and node.arg == "code":
+                    if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                        codes.add(node.value.value)
+    statuses = typing.get_args(DelegationOut.model_fields["status"].annotation)
+    codes |= set(statuses) | {"approved", "declined", "expired", "cancelled", "not_yet_valid"}
+    return codes - {"usable"}
+
+
+def test_every_refusal_has_a_vietnamese_title_and_explanation() -> None:
+    """Refusals appeared in English on Vietnamese pages ("No such authorization request", "The
+    uploaded file is not a PDF", ...): each code has a text for people, translated."""
+    from web.pages import ERROR_TEXTS
+
+    codes = every_refusal_code()
+    assert len(codes) > 70 and "not_a_pdf" in codes and "exhausted" in codes
+    missing = sorted(codes - set(ERROR_TEXTS))
+    assert not missing, f"refusal codes without a text for people: {missing}"
+    done = translated()
+    untranslated = sorted(
+        (code, text)
+        for code, texts in ERROR_TEXTS.items()
+        for text in texts
+        if text and text not in done
+    )
+    assert not untranslated, untranslated
