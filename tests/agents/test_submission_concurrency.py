@@ -167,15 +167,7 @@ def test_concurrent_result_uploads_one_wins_the_others_get_409(tmp_path: Path, b
     with running_server(tmp_path, free_port(), "--workers", "2", env=env) as server:
         api = Api(server.base)
         citizen, counter = api.citizen(), api.counter()
-        agency_client = httpx.post(
-            f"{server.base}/v1/agencies/STP-HN/clients", headers=api.admin
-        ).json()
-        token = httpx.post(
-            f"{server.base}/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(agency_client["client_id"], agency_client["client_secret"]),
-        ).json()["access_token"]
-        agency = {"Authorization": f"Bearer {token}"}
+        agency = api.agency()
         d = api.grant(citizen, max_uses=4)
         pdf = text_pdf([b"BT /F1 24 Tf 72 720 Td (KET QUA) Tj ET"])
         for round_ in range(4):

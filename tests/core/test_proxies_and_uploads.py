@@ -16,6 +16,7 @@ from signing.samples import text_pdf
 from tests.conftest import POSTGRES_URL
 from tests.fixtures.server import (
     ADMIN_TOKEN,
+    Api,
     clean_env,
     free_port,
     fresh_postgres_database,
@@ -80,17 +81,9 @@ def test_forwarded_addresses_only_from_trusted_proxies_and_only_addresses(
 def big_signed_pdf(base: str) -> bytes:
     filler = b"% " + b"x" * 1_500_000 + b"\n"
     pdf = text_pdf([b"BT /F1 24 Tf 72 720 Td (KET QUA) Tj ET\n" + filler])
-    agency = httpx.post(
-        f"{base}/v1/agencies/STP-HN/clients", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    ).json()
-    token = httpx.post(
-        f"{base}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(agency["client_id"], agency["client_secret"]),
-    ).json()["access_token"]
     signed = httpx.post(
         f"{base}/v1/signatures/pdf",
-        headers={"Authorization": f"Bearer {token}"},
+        headers=Api(base).agency(),
         data={"level": "B-B"},
         files={"file": ("big.pdf", pdf, "application/pdf")},
         timeout=60,

@@ -350,15 +350,9 @@ def test_the_citizen_downloads_and_verifies_their_signed_result(
     assert "Đã tiếp nhận, đang chờ cơ quan giải quyết" in row.inner_text()
     assert "ctr-" not in row.inner_text() and "Quầy 1" in row.inner_text()
 
-    agency = httpx.post(f"{server.base}/v1/agencies/STP-HN/clients", headers=api.admin).json()
-    agency_token = httpx.post(
-        f"{server.base}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(agency["client_id"], agency["client_secret"]),
-    ).json()["access_token"]
     answered = httpx.post(
         f"{server.base}/v1/submissions/{filed['id']}/result",
-        headers={"Authorization": f"Bearer {agency_token}"},
+        headers=api.agency(),
         files={
             "file": (
                 "kq.pdf",
