@@ -211,6 +211,20 @@ M = [
         "tests/web/test_request_page.py",
     ),
     (
+        "33e lookups per address, page",
+        "agents/requests.py",
+        '    keys = [f"lookup:{principal.subject}", f"lookup_address:{address[:64]}"]',
+        '    keys = [f"lookup:{principal.subject}"]',
+        "tests/web/test_request_page.py",
+    ),
+    (
+        "33f requests per citizen asked, page",
+        "agents/requests.py",
+        '        keys.append(f"request_citizen:{body.delegator_pid}")',
+        "        pass",
+        "tests/web/test_counter_pages.py",
+    ),
+    (
         "26 forged receipt at /verify",
         "agents/submissions.py",
         "    if s is None or s.receipt != token.strip():",

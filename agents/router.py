@@ -36,6 +36,7 @@ from core.auth import Principal, require_admin, require_kind
 from core.clock import utcnow
 from core.concurrency import run_blocking
 from core.db import get_read_session, get_session
+from core.http import client_address
 from delegation import service as delegation_service
 from delegation.schemas import DelegationOut
 from signing.uploads import checked_pdf
@@ -360,14 +361,15 @@ def request_by_code(
 ) -> RequestForCitizen:
     """What is asked and by whom, for the citizen (lookups are throttled)."""
     r = requests.lookup(
-        session, request.app.state.requests, principal, code, utcnow(), address=_address(request)
+        session,
+        request.app.state.requests,
+        principal,
+        code,
+        utcnow(),
+        address=client_address(request),
     )
     session.commit()  # the lookup counts against the citizen
     return _for_citizen(session, r, code)
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post(
@@ -395,7 +397,7 @@ async def approve_request(
             principal,
             code,
             utcnow(),
-            address=_address(request),
+            address=client_address(request),
         )
         session.commit()
         return delegation_service.describe(d, state.delegation_config, utcnow())
@@ -416,7 +418,12 @@ def decline_request(
 ) -> RequestForCitizen:
     """Decline: the counter sees `declined`, nothing is granted."""
     r = requests.decline(
-        session, request.app.state.requests, principal, code, utcnow(), address=_address(request)
+        session,
+        request.app.state.requests,
+        principal,
+        code,
+        utcnow(),
+        address=client_address(request),
     )
     session.commit()
     return _for_citizen(session, r, code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from typing import Any
 from urllib.parse import unquote_plus
 
 from starlette.requests import ClientDisconnect
@@ -14,6 +15,11 @@ from core.errors import PROBLEM_JSON
 from core.jsonshape import has_control_characters
 
 log = logging.getLogger("uyquyen")
+
+
+def client_address(request: Any) -> str:
+    """The caller's address as TrustedProxies left it (the peer, or a trusted proxy's client)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def send_problem(

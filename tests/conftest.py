@@ -202,3 +202,32 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 @pytest.fixture
 def admin() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def require_postgres() -> str:
+    """The PostgreSQL URL for a test's own server or command. The session stops at start
+    when there is none (pytest_sessionstart), unless UYQUYEN_TEST_ALLOW_SKIPS says a missing
+    tool may skip; in CI it never may."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("UYQUYEN_TEST_POSTGRES_URL is not set; CI runs the PostgreSQL half too")
+        pytest.skip("no PostgreSQL and UYQUYEN_TEST_ALLOW_SKIPS=1")
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def server_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[dict[str, str], str]]:
+    """The environment of a real server process on each backend, and the database URL a test
+    can inspect."""
+    from tests.fixtures.server import ADMIN_TOKEN as SERVER_ADMIN_TOKEN
+    from tests.fixtures.server import clean_env, fresh_postgres_database
+
+    env = clean_env(UYQUYEN_ADMIN_TOKEN=SERVER_ADMIN_TOKEN)
+    if request.param == "sqlite":
+        yield env, f"sqlite:///{tmp_path / 'data' / 'uyquyen.db'}"
+        return
+    with fresh_postgres_database(require_postgres()) as url:
+        env["UYQUYEN_DATABASE_URL"] = url
+        yield env, url

@@ -20,10 +20,11 @@ from agents.exceptions import ResultFileRequired
 from core.auth import SESSION_COOKIE, check_csrf
 from core.clock import utcnow
 from core.errors import AppError
+from identity.service import STAFF_LOGIN_LEVEL
 from signing.uploads import checked_pdf
 from web.common import problem_page, to_login
 from web.pages import render
-from web.staff import AGENCY, STAFF_LOGIN_LEVEL, NotAtWork, at_work, choose, start_work
+from web.staff import AGENCY, NotAtWork, at_work, choose, start_work
 
 router = APIRouter(include_in_schema=False)
 

@@ -29,10 +29,11 @@ from core.clock import utcnow
 from core.errors import AppError
 from delegation import service as delegation_service
 from delegation.models import Delegation
+from identity.service import STAFF_LOGIN_LEVEL
 from web.common import form_data, problem_page, qr_svg, to_login
 from web.pages import HANOI, language_of, render, translations
 from web.router import STATUS_LABELS
-from web.staff import COUNTER, STAFF_LOGIN_LEVEL, NotAtWork, at_work, choose, start_work
+from web.staff import COUNTER, NotAtWork, at_work, choose, start_work
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,6 +21,7 @@ from agents import submissions as submissions_service
 from core.auth import Principal, session_principal
 from core.clock import utcnow
 from core.errors import AppError
+from core.http import client_address
 from delegation import service as delegation_service
 from delegation.models import Delegation
 from delegation.schemas import DelegationCreate
@@ -497,10 +498,6 @@ def _fresh(me: Principal) -> bool:
     return requests_service.login_is_fresh(me, utcnow())
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.get("/r/{code}", response_class=HTMLResponse)
 async def approval_page(request: Request, code: str) -> Response:
     """What the counter's QR code opens. Looking a code up counts against the citizen's and
@@ -516,7 +513,7 @@ async def approval_page(request: Request, code: str) -> Response:
 
 async def _show_request(request: Request, me: Principal, csrf: str, code: str) -> Response:
     state = request.app.state
-    address = _address(request)
+    address = client_address(request)
 
     def load() -> tuple[dict[str, Any], str]:
         with Session(state.engine) as session:
@@ -561,7 +558,7 @@ async def decide(request: Request, code: str, decision: str) -> Response:
         return await _show_request(request, me, csrf, code)
     if decision not in ("approve", "decline"):
         return RedirectResponse(f"/r/{code}", status_code=303)
-    address = _address(request)
+    address = client_address(request)
     if decision == "approve" and not _fresh(me):
         return RedirectResponse(f"/login?loa=2&next=/r/{code}", status_code=303)
     state = request.app.state

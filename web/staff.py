@@ -19,8 +19,6 @@ from identity.service import STAFF_LOGIN_LEVEL, StaffPlace
 from web.common import form_data, to_login
 from web.pages import language_of, refusal_page, render, translations
 
-__all__ = ["STAFF_LOGIN_LEVEL"]  # the level is identity's rule; the pages only ask for it
-
 
 @dataclass(frozen=True)
 class Workplace:

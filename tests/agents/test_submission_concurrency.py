@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,13 +13,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import POSTGRES_URL
 from tests.fixtures.server import (
-    ADMIN_TOKEN,
     Api,
-    clean_env,
     free_port,
-    fresh_postgres_database,
     running_server,
     submission_body,
 )
@@ -28,18 +23,9 @@ from tests.fixtures.server import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    """Server environment and the database URL a test can inspect."""
-    env = clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)
-    if request.param == "sqlite":
-        yield env, f"sqlite:///{tmp_path / 'data' / 'uyquyen.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    with fresh_postgres_database(POSTGRES_URL) as url:
-        env["UYQUYEN_DATABASE_URL"] = url
-        yield env, url
+@pytest.fixture
+def backend(server_backend: tuple[dict[str, str], str]) -> tuple[dict[str, str], str]:
+    return server_backend
 
 
 def db_counts(url: str, delegation_id: str) -> tuple[int, int]:

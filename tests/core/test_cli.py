@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import require_postgres
 from tests.fixtures.server import MAIN, clean_env, fresh_postgres_database
 
 pytestmark = pytest.mark.slow
@@ -40,9 +40,7 @@ def test_each_database_command_names_its_database(tmp_path: Path) -> None:
         assert done.returncode == 0, (args, done.stderr)
         expected = f"database: SQLite {(tmp_path / 'data' / 'uyquyen.db').resolve()}"
         assert expected in done.stderr, (args, done.stderr)
-    if not POSTGRES_URL:
-        pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    with fresh_postgres_database(POSTGRES_URL) as url:
+    with fresh_postgres_database(require_postgres()) as url:
         parsed = sa.make_url(url)
         said = f"database: PostgreSQL {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
         for args in COMMANDS:

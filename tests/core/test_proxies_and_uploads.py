@@ -6,36 +6,26 @@ still taken (10 of 30 sequential 1.5 MB verifications got 429)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from signing.samples import text_pdf
-from tests.conftest import POSTGRES_URL
 from tests.fixtures.server import (
     ADMIN_TOKEN,
     Api,
     clean_env,
     free_port,
-    fresh_postgres_database,
     running_server,
 )
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    base = clean_env(UYQUYEN_ADMIN_TOKEN=ADMIN_TOKEN)
-    if request.param == "sqlite":
-        yield base
-        return
-    if not POSTGRES_URL:
-        pytest.skip("UYQUYEN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    with fresh_postgres_database(POSTGRES_URL) as url:
-        yield {**base, "UYQUYEN_DATABASE_URL": url}
+@pytest.fixture
+def env(server_backend: tuple[dict[str, str], str]) -> dict[str, str]:
+    return server_backend[0]
 
 
 def failed_logins_from(base: str) -> list[str]:

@@ -335,3 +335,32 @@ def test_a_receipt_names_the_counter_where_it_was_filed(world: World) -> None:
     work_at(made[1])
     receipt = world.client.get(filed.headers["location"]).text
     assert "Bưu cục Hàng Trống" in receipt and "Bưu cục Cầu Giấy" not in receipt
+
+
+def test_the_consoles_requests_for_one_citizen_are_limited_as_the_apis(world: World) -> None:
+    """The flood limit lives in the service: a clerk at the console, with her session, gets the
+    same refusal after 6 requests bound to one citizen in the hour, in Vietnamese."""
+    at_counter(world)
+    answers = []
+    for _ in range(7):
+        made = world.client.post(
+            "/counter/requests",
+            data={
+                "csrf_token": csrf(world),
+                "procedures": "1.001612",
+                "max_uses": "1",
+                "valid_until": in_days(10)[:10],
+                "purpose": "Nộp hồ sơ",
+                "delegator_pid": "001099012345",
+            },
+            follow_redirects=False,
+        )
+        answers.append(made)
+        if made.status_code == 303:
+            request_id = made.headers["location"].rsplit("/", 1)[1]
+            world.client.post(
+                f"/v1/authorization-requests/{request_id}/cancel",
+                headers={"X-CSRF-Token": csrf(world)},
+            )
+    assert [a.status_code for a in answers] == [303] * 6 + [429]
+    assert "Đã tạo quá nhiều yêu cầu gần đây" in answers[6].text

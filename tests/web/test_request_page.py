@@ -92,3 +92,30 @@ def test_opening_a_code_spends_nothing_until_the_citizen_presses(world: World) -
         and "Mã lỗi: request_not_found" in missing.text
     )
     assert 'href="/app"' in missing.text
+
+
+def test_the_pages_lookups_count_against_the_address_too(make_client) -> None:  # type: ignore[no-untyped-def]
+    """Per-address lookups hold on the page as on the API: several citizens' sessions from one
+    address share its budget."""
+    client = make_client(request_lookups_per_address_per_minute=5)
+    codes = []
+    for n in range(3):
+        sid = f"sid-addr-{n}"
+        with client.app.state.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO web_sessions (id_hash, pid, name, loa, auth_time, created_at, last_seen_at) "
+                    "VALUES (:h, :pid, 'An', 2, :t, :n, :n)"
+                ),
+                {
+                    "h": hashlib.sha256(sid.encode()).hexdigest(),
+                    "pid": f"00109900{n:04d}",
+                    "t": int(time.time()),
+                    "n": datetime.now(UTC),
+                },
+            )
+        client.cookies.set("uyq_session", sid)
+        token = client.get("/v1/me").json()["csrf_token"]
+        for _ in range(2):
+            codes.append(client.post("/r/ABCDEFGH/view", data={"csrf_token": token}).status_code)
+    assert codes == [404] * 5 + [429]
