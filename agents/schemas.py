@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from vietnam_provinces import ProvinceCode
+from vietnam_provinces import Ward as AdministrativeUnit
 
 from core.schemas import StrictModel as _Strict
 
@@ -11,6 +13,10 @@ ORG_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
 # National catalogue codes: "1.001612", or with a local suffix "1.004227.000.00.00.H26".
 PROCEDURE_CODE = r"^[0-9]\.[0-9]{6}(\.[0-9A-Z]{2,3}){0,5}$"
 WARD_CODE = r"^[0-9]{5}$"  # the 5-digit administrative unit code of the ward or commune
+# Hanoi's 126 wards and communes (since 07/2025) by that code, named as people name them.
+HANOI_WARDS = {
+    f"{w.code.value:05d}": w.name for w in AdministrativeUnit.iter_by_province(ProvinceCode.P_01)
+}
 
 
 class AgentCreate(_Strict):
@@ -30,6 +36,13 @@ class AgentOut(BaseModel):
 class CounterCreate(_Strict):
     name: str = Field(min_length=1, max_length=200, examples=["Bưu điện Hà Đông"])
     ward_code: str = Field(pattern=WARD_CODE, examples=["09552"])
+
+    @field_validator("ward_code")
+    @classmethod
+    def _in_hanoi(cls, code: str) -> str:
+        if code not in HANOI_WARDS:
+            raise ValueError("not the code of a ward or commune of Hanoi")
+        return code
 
 
 class CounterCreated(BaseModel):

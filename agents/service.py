@@ -24,6 +24,7 @@ from agents.exceptions import (
 )
 from agents.models import Agency, Agent, Counter, Procedure, StaffMember
 from agents.schemas import (
+    HANOI_WARDS,
     PROCEDURE_CODE,
     AgencyCreate,
     AgencyStaffCreate,
@@ -71,15 +72,19 @@ def get_counter(session: Session, counter_id: str) -> Counter:
     return counter
 
 
+def ward_name(code: str) -> str:
+    return HANOI_WARDS.get(code, code)
+
+
 def counter_label(session: Session, counter_id: str) -> str | None:
-    """How a person reads a counter: "Bưu điện Việt Nam: Bưu cục Cầu Giấy (00166)"; None for
-    a counter this service does not know (any more)."""
+    """How a person reads a counter: "Bưu điện Việt Nam: Bưu cục Kiến Hưng (Phường Kiến
+    Hưng)"; None for a counter this service does not know (any more)."""
     row = session.execute(
         select(Agent.name, Counter.name, Counter.ward_code)
         .join(Agent, col(Agent.code) == col(Counter.agent_code))
         .where(col(Counter.id) == counter_id)
     ).first()
-    return f"{row[0]}: {row[1]} ({row[2]})" if row else None
+    return f"{row[0]}: {row[1]} ({ward_name(row[2])})" if row else None
 
 
 def get_agency(session: Session, code: str) -> Agency:
@@ -87,6 +92,10 @@ def get_agency(session: Session, code: str) -> Agency:
     if agency is None:
         raise AgencyNotFound(f"no agency with code {code!r}")
     return agency
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    return list(session.exec(select(Agency).order_by(col(Agency.code))))
 
 
 def list_agents(session: Session) -> list[Agent]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -329,6 +330,24 @@ def may_see(principal: Principal, s: Submission) -> bool:
     return False
 
 
+def dossier_number(submission_id: str) -> str:
+    """The dossier's number as people read it aloud, write it down and quote it ("4F2A-9C01"):
+    the first 8 of its id's 24 random hex digits; the full id stays in the receipt and the API."""
+    digits = submission_id.removeprefix("sub_")[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
+
+
+def visible_by_id(
+    session: Session, principal: Principal, submission_ids: list[str]
+) -> dict[str, Submission]:
+    """The submissions among these that the caller may see, by id (one query, for a list)."""
+    ids = [i for i in set(submission_ids) if len(i) <= 40][:500]
+    if not ids:
+        return {}
+    found = session.scalars(select(Submission).where(col(Submission.id).in_(ids)))
+    return {s.id: s for s in found if may_see(principal, s)}
+
+
 def get_visible(session: Session, principal: Principal, submission_id: str) -> Submission:
     s = session.get(Submission, submission_id) if len(submission_id) <= 40 else None
     if s is None or not may_see(principal, s):
@@ -346,13 +365,16 @@ def agency_inbox(
 ) -> list[Submission]:
     """One page of the agency's inbox, oldest first; `after` is the last id of the page before
     (a cursor: a page never repeats or skips a row, whatever arrives meanwhile). `query` finds a
-    submission by its id, or the submissions of a procedure by its code."""
+    submission by its number or id, or the submissions of a procedure by its code."""
     if principal.kind != "agency":
         raise WrongCallerKind("the inbox is for agencies")
     stmt = select(Submission).where(
         col(Submission.agency_code) == principal.agency_code, col(Submission.status) == status
     )
-    if query:
+    number = re.fullmatch(r"([0-9a-fA-F]{4})[- ]?([0-9a-fA-F]{4})", (query or "").strip())
+    if number:  # the dossier number people read aloud (dossier_number): its id's first digits
+        stmt = stmt.where(col(Submission.id).startswith(f"sub_{number[1]}{number[2]}".lower()))
+    elif query:
         stmt = stmt.where(
             (col(Submission.id) == query.strip()) | (col(Submission.procedure) == query.strip())
         )

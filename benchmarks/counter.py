@@ -47,7 +47,7 @@ def run(quick: bool) -> list[Row]:
         counter = httpx.post(
             f"{base}/v1/agents/VNPOST/counters",
             headers=admin,
-            json={"name": "Bưu cục Cầu Giấy", "ward_code": "00166"},
+            json={"name": "Bưu cục Cầu Giấy", "ward_code": "00167"},
         ).json()
         httpx.post(
             f"{base}/v1/agents/VNPOST/staff",

@@ -129,6 +129,12 @@ def token_of(session: Session, delegation_id: str) -> str | None:
     return d.token if d else None
 
 
+def delegator_name(session: Session, delegation_id: str) -> str | None:
+    """The granter's name as VNeID gave it, for whoever may already see their dossier."""
+    d = session.get(Delegation, delegation_id) if len(delegation_id) <= 40 else None
+    return d.delegator_name if d else None
+
+
 def get_visible(session: Session, principal: Principal, delegation_id: str) -> Delegation:
     """The delegation if the caller is its delegator or delegate; otherwise it does not exist."""
     d = session.get(Delegation, delegation_id) if len(delegation_id) <= 40 else None

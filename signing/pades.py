@@ -258,6 +258,18 @@ class RevocationSource:
     ocsp_for: Callable[[x509.Certificate, datetime], bytes | None]
 
 
+def _plain_name(name: dict[str, Any]) -> str | None:
+    """An X.500 name as people say it: its common name (an organization's certificate names
+    the organization there: "Sở Tư pháp thành phố Hà Nội"), else its organization."""
+    for key in ("common_name", "organization_name"):
+        value = name.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 def ocsp_request_for(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
     return (
         ocsp.OCSPRequestBuilder()
@@ -801,6 +813,9 @@ class PadesService:
                 "subject": cert.subject.human_friendly,
                 "issuer": cert.issuer.human_friendly,
                 "serial": format(cert.serial_number, "x"),
+                # how a person names them: the organization (or person) and the CA
+                "name": _plain_name(cert.subject.native),
+                "issuer_name": _plain_name(cert.issuer.native),
             }
         except Exception:
             entry["problems"].append("no readable signer certificate")

@@ -20,6 +20,7 @@ from agents.exceptions import ResultFileRequired
 from core.auth import SESSION_COOKIE, check_csrf
 from core.clock import utcnow
 from core.errors import AppError
+from delegation import service as delegation_service
 from identity.service import STAFF_LOGIN_LEVEL
 from signing.uploads import checked_pdf
 from web.common import problem_page, to_login
@@ -55,6 +56,10 @@ async def inbox(
             page = submissions_service.agency_inbox(
                 session, me, status, PER_PAGE + 1, after, query=q or None
             )
+            counters = {
+                c: agents_service.counter_label(session, c) or c
+                for c in {s.counter_id for s in page if s.counter_id}
+            }
         return {
             "agency": agency.name,
             "rows": [
@@ -64,7 +69,7 @@ async def inbox(
                     "procedure_name": names.get(s.procedure, s.procedure),
                     "created_at": s.created_at,
                     "completed_at": s.completed_at,
-                    "counter": s.counter_id,
+                    "counter": counters.get(s.counter_id or ""),
                     "operator": s.operator,
                 }
                 for s in page[:PER_PAGE]
@@ -103,6 +108,7 @@ async def submission_page(request: Request, submission_id: str) -> Response:
             counter = s.counter_id and (
                 agents_service.counter_label(session, s.counter_id) or s.counter_id
             )
+            citizen = delegation_service.delegator_name(session, s.delegation_id)
         rows = _dossier_rows(s.dossier)
         return {
             "id": s.id,
@@ -113,6 +119,7 @@ async def submission_page(request: Request, submission_id: str) -> Response:
             "completed_at": s.completed_at,
             "delegation": s.delegation_id,
             "delegator": s.delegator_pid,
+            "citizen": citizen,
             "counter": counter,
             "act": submissions_service.act_of(s.counter_id, s.operator, s.operator_authenticated),
             "dossier_rows": rows,

@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agents.service import ward_name
+from agents.submissions import dossier_number
 from web.error_texts import ERROR_TEXTS as SERVICE_ERROR_TEXTS
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +71,8 @@ def _environment(language: str) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = hanoi_date
     env.filters["datetime"] = hanoi_time
+    env.filters["ward"] = ward_name  # "09552" -> "Phường Kiến Hưng"
+    env.filters["dossier_no"] = dossier_number  # "sub_4f2a9c01..." -> "4F2A-9C01"
     return env
 
 

@@ -26,7 +26,7 @@ from delegation import service as delegation_service
 from delegation.models import Delegation
 from delegation.schemas import DelegationCreate
 from web.common import Login, citizen, form_data, problem_page, qr_svg, to_login
-from web.pages import HANOI, render
+from web.pages import ERROR_TEXTS, HANOI, language_of, render, translations
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,7 +70,7 @@ def _shown(
     delegate = delegation_service.delegate_of(d)
     if delegate["type"] == "agent":
         delegate_name = agents.get(delegate["code"], delegate["code"])
-    else:
+    else:  # VNeID gives us the granter's name, not the delegate's: the PID they typed
         delegate_name = "you" if delegate["pid"] == me.subject else f"PID {delegate['pid']}"
     codes = json.loads(d.procedures)
     status = delegation_service.effective_status(d, now)
@@ -79,7 +79,9 @@ def _shown(
         status=status,
         status_label=STATUS_LABELS.get(status, status),
         delegate_name=delegate_name,
-        delegator_name="you" if d.delegator_pid == me.subject else f"PID {d.delegator_pid}",
+        delegator_name="you"
+        if d.delegator_pid == me.subject
+        else (d.delegator_name or f"PID {d.delegator_pid}"),
         procedure_names=", ".join(procedures.get(c, c) for c in codes),
         max_uses=d.max_uses,
         uses_left=max(d.max_uses - d.uses, 0),
@@ -139,8 +141,6 @@ async def _level_2(request: Request) -> tuple[Principal, str] | Response:
     except Login as need:
         return to_login(request, need.level)
     if (me.loa or 0) < 2:
-        from web.pages import language_of, translations
-
         _ = translations(language_of(request)).gettext
         return render(
             request,
@@ -272,7 +272,7 @@ async def authorization(request: Request, delegation_id: str) -> Response:
     except Login as need:
         return to_login(request, need.level)
 
-    def load() -> tuple[Shown, Delegation, list[Any] | None]:
+    def load() -> tuple[Shown, Delegation, list[Any] | None, dict[str, str]]:
         with Session(request.app.state.read_engine) as session:
             d = delegation_service.get_visible(session, me, delegation_id)
             agents, procedures = _names(session)
@@ -283,21 +283,22 @@ async def authorization(request: Request, delegation_id: str) -> Response:
                     (s, label(session, s.counter_id) if s.counter_id else None)
                     for s in submissions_service.uses_of(session, me, delegation_id)
                 ]
-            return _shown(d, me, agents, procedures), d, uses
+            return _shown(d, me, agents, procedures), d, uses, procedures
 
     try:
-        shown, d, found = await run_in_threadpool(load)
+        shown, d, found, procedure_names = await run_in_threadpool(load)
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     uses = (
         [
             {
                 "id": s.id,
+                "number": submissions_service.dossier_number(s.id),
                 "created_at": s.created_at,
                 "counter": counter or s.counter_id or s.delegate_ref,
                 "operator": s.operator,
                 "authenticated": s.operator_authenticated,
-                "procedure": s.procedure,
+                "procedure": procedure_names.get(s.procedure, s.procedure),
                 # the citizen gets their signed result here, as the agency does on its page
                 "status": s.status,
                 "result": f"/v1/submissions/{s.id}/result.pdf" if s.status == "completed" else None,
@@ -403,31 +404,133 @@ async def act(request: Request, delegation_id: str, action: str) -> Response:
 
 
 # -- my activity -------------------------------------------------------------------------------
-EVENT_TEXTS = {  # msgids of web/translations: each audit event in plain words
+EVENT_TEXTS = {  # msgids of web/translations: each audit event in plain words, things by name
     "login.token_exchange": "You logged in with VNeID (level %(loa)s) in an app",
     "login.browser": "You logged in with VNeID (level %(loa)s) in the browser",
-    "delegation.granted": "Authorization %(ref)s was granted",
-    "delegation.accepted": "Authorization %(ref)s was accepted",
-    "delegation.revoked": "Authorization %(ref)s was revoked",
-    "delegation.renounced": "Authorization %(ref)s was renounced",
-    "delegation.expired": "Authorization %(ref)s expired",
-    "submission.accepted": "Dossier %(ref)s was filed under authorization %(delegation)s",
+    "delegation.granted": "Granted: %(authorization)s",
+    "delegation.accepted": "Accepted: %(authorization)s",
+    "delegation.revoked": "Revoked: %(authorization)s",
+    "delegation.renounced": "Renounced by the person authorized: %(authorization)s",
+    "delegation.expired": "Expired: %(authorization)s",
+    "submission.accepted": (
+        "Dossier no. %(number)s (%(procedure)s) was filed under %(authorization)s"
+    ),
     "submission.accepted+act": (
-        "Dossier %(submission)s was filed under authorization %(delegation)s at counter "
-        "%(counter)s by clerk %(operator)s (%(how)s)"
+        "Dossier no. %(number)s (%(procedure)s) was filed at %(counter)s by clerk "
+        "%(operator)s (%(how)s)"
     ),
-    "authorization_request.created": (
-        "Counter %(counter)s asked for your authorization (request %(ref)s)"
-    ),
-    "authorization_request.approved": "You approved request %(ref)s",
-    "authorization_request.declined": "You declined request %(ref)s",
-    "authorization_request.cancelled": "The counter withdrew request %(ref)s",
-    "authorization_request.expired": "Request %(ref)s expired",
-    "login.staff": "You started work at counter %(counter)s as %(staff_code)s",
-    "submission.refused": "A submission under authorization %(ref)s was refused (%(code)s)",
-    "result.signed": "The agency signed the result of dossier %(ref)s",
+    "authorization_request.created": "%(counter)s asked you for an authorization",
+    "authorization_request.approved": "You approved the request of %(counter)s",
+    "authorization_request.declined": "You declined the request of %(counter)s",
+    "authorization_request.cancelled": "%(counter)s withdrew its request",
+    "authorization_request.expired": "The request of %(counter)s expired",
+    "login.staff": "You started work at %(counter)s as clerk %(staff_code)s",
+    "submission.refused": "A dossier under %(authorization)s was refused: %(reason)s",
+    "result.signed": "%(agency)s signed the result of dossier no. %(number)s (%(procedure)s)",
+}
+AUTHORIZATION_TEXTS = {  # msgids: an authorization named by who may do what, for whom
+    "given": "your authorization for %(delegate)s to submit %(procedures)s",
+    "received": "the authorization from %(delegator)s for you to submit %(procedures)s",
+    "unknown": "an authorization",
+    "person": "the person with ID number %(pid)s",
+}
+DOSSIER_TEXTS = {  # msgids
+    "received": "Received, waiting for the agency",
+    "completed": "The agency has answered",
 }
 PER_PAGE = 20
+
+
+@dataclass
+class _Names:
+    """What the entries of one page of activity refer to, by name."""
+
+    authorizations: dict[str, Shown]
+    dossiers: dict[str, Any]
+    counters: dict[str, str]
+    procedures: dict[str, str]
+    agencies: dict[str, str]
+
+
+def _activity_names(session: Session, me: Principal, data: list[dict[str, Any]]) -> _Names:
+    agents, procedures = _names(session)
+    shown = {
+        d.id: _shown(d, me, agents, procedures)
+        for role in ("delegator", "delegate")
+        for d in delegation_service.list_visible(session, me, role)
+    }
+    dossiers = submissions_service.visible_by_id(
+        session, me, [str(d["submission"]) for d in data if d.get("submission")]
+    )
+    counter_ids = {str(d["counter"]) for d in data if d.get("counter")}
+    counters = {c: agents_service.counter_label(session, c) or c for c in counter_ids}
+    agencies = {a.code: a.name for a in agents_service.list_agencies(session)}
+    return _Names(shown, dossiers, counters, procedures, agencies)
+
+
+def _authorization_words(_: Any, a: Shown | None) -> str:
+    if a is None:
+        return str(_(AUTHORIZATION_TEXTS["unknown"]))
+
+    def who(name: str) -> str:
+        if name.startswith("PID "):
+            return str(_(AUTHORIZATION_TEXTS["person"]) % {"pid": name[4:]})
+        return name
+
+    key = "given" if a.delegator_name == "you" else "received"
+    return str(
+        _(AUTHORIZATION_TEXTS[key])
+        % {
+            "delegate": who(a.delegate_name),
+            "delegator": who(a.delegator_name),
+            "procedures": a.procedure_names,
+        }
+    )
+
+
+def _activity_entry(_: Any, e: Any, names: _Names) -> dict[str, Any]:
+    data = json.loads(e.data)
+    kind = e.kind
+    delegation_id = data.get("delegation") or (e.ref if kind.startswith("delegation.") else None)
+    authorization = names.authorizations.get(str(delegation_id)) if delegation_id else None
+    submission_id = data.get("submission")
+    dossier = names.dossiers.get(str(submission_id)) if submission_id else None
+    procedure = data.get("procedure") or (dossier.procedure if dossier else "")
+    error_title = ERROR_TEXTS.get(str(data.get("code")), (str(data.get("code")), ""))[0]
+    values = {
+        **{k: v for k, v in data.items() if isinstance(v, str | int)},
+        "authorization": _authorization_words(_, authorization),
+        "number": submissions_service.dossier_number(str(submission_id or "")),
+        "procedure": names.procedures.get(procedure, procedure),
+        "counter": names.counters.get(str(data.get("counter")), _("a counter")),
+        "agency": names.agencies.get(str(data.get("agency")), _("The agency")),
+        "reason": _(error_title),
+    }
+    if kind == "submission.accepted" and data.get("operator") and data.get("counter"):
+        kind = "submission.accepted+act"  # who filed it, and whether they logged in
+        values["how"] = _(
+            "logged in with VNeID"
+            if data.get("operator_authenticated")
+            else "declared by the counter"
+        )
+    template = EVENT_TEXTS.get(kind)
+    try:
+        text = _(template) % values if template else _("Recorded event")
+    except (KeyError, ValueError):
+        text = _("Recorded event")
+    entry: dict[str, Any] = {
+        "seq": e.seq,
+        "leaf_hash": e.leaf_hash,
+        "text": text,
+        "at": e.occurred_at,
+    }
+    if authorization is not None and kind.startswith(("delegation.", "submission.")):
+        entry["authorization"] = f"/app/authorizations/{authorization.id}"
+    if dossier is not None:  # where it stands now, and its signed result once there is one
+        entry["dossier"] = _(DOSSIER_TEXTS.get(dossier.status, dossier.status))
+        if dossier.status == "completed":
+            entry["result"] = f"/v1/submissions/{dossier.id}/result.pdf"
+    return entry
 
 
 @router.get("/app/activity", response_class=HTMLResponse)
@@ -439,40 +542,21 @@ async def activity(request: Request, page: int = 1, mine: bool = False) -> Respo
     except Login as need:
         return to_login(request, need.level)
     page = max(1, min(page, 10_000))
-    log = request.app.state.audit
-    from web.pages import language_of, translations
-
+    state = request.app.state
     _ = translations(language_of(request)).gettext
 
-    def load() -> list[Any]:
-        log.sequence()  # what has just happened is in the log before it is shown
-        return list(log.events(pid=me.subject, limit=5000))
+    def load() -> tuple[list[dict[str, Any]], bool]:
+        state.audit.sequence()  # what has just happened is in the log before it is shown
+        events = list(reversed(list(state.audit.events(pid=me.subject, limit=5000))))
+        if mine:
+            events = [e for e in events if e.actor == f"citizen:{me.subject}"]
+        on_page = events[(page - 1) * PER_PAGE : page * PER_PAGE]
+        with Session(state.read_engine) as session:
+            names = _activity_names(session, me, [json.loads(e.data) for e in on_page])
+        shown = [_activity_entry(_, e, names) for e in on_page]
+        return shown, len(events) > page * PER_PAGE
 
-    events = list(reversed(await run_in_threadpool(load)))  # newest first
-    if mine:
-        events = [e for e in events if e.actor == f"citizen:{me.subject}"]
-    shown = []
-    for e in events[(page - 1) * PER_PAGE : page * PER_PAGE]:
-        data = json.loads(e.data)
-        values = {
-            "ref": e.ref or "",
-            "kind": e.kind,
-            **{k: v for k, v in data.items() if isinstance(v, str | int)},
-        }
-        kind = e.kind
-        if kind == "submission.accepted" and data.get("operator") and data.get("counter"):
-            kind = "submission.accepted+act"  # who filed it, and whether they logged in
-            values["how"] = _(
-                "logged in with VNeID"
-                if data.get("operator_authenticated")
-                else "declared by the counter"
-            )
-        template = EVENT_TEXTS.get(kind)
-        try:
-            text = _(template) % values if template else f"{e.kind} ({e.ref or ''})"
-        except (KeyError, ValueError):
-            text = f"{e.kind} ({e.ref or ''})"
-        shown.append({"seq": e.seq, "leaf_hash": e.leaf_hash, "text": text, "at": e.occurred_at})
+    shown, more = await run_in_threadpool(load)
     return render(
         request,
         "activity.html",
@@ -481,7 +565,7 @@ async def activity(request: Request, page: int = 1, mine: bool = False) -> Respo
         events=shown,
         page=page,
         mine=mine,
-        more=len(events) > page * PER_PAGE,
+        more=more,
     )
 
 

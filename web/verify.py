@@ -59,6 +59,24 @@ MISMATCH_TEXTS = {
 }
 
 
+# What a checked token means for the person holding it (a delegation's status, or why a text
+# is not one: the API's reasons stay in English for programs).
+VERIFY_TEXTS = {
+    "active": "The authorization can be used now.",
+    "pending": "Waiting for the person authorized to accept it: it cannot be used yet.",
+    "revoked": "The citizen revoked it: it can no longer be used.",
+    "renounced": "The person authorized renounced it: it can no longer be used.",
+    "expired": "Its time is over: it can no longer be used.",
+    "exhausted": "Every use it allowed has been made: it can no longer be used.",
+    "suspended": "The agent is suspended: it cannot be used until the agent is reinstated.",
+    "invalid": (
+        "This is not a receipt or an authorization signed by this service, or it was changed "
+        "after signing."
+    ),
+    "empty": "Paste the text of the QR code first, or scan it.",
+}
+
+
 def _cause(problem: str) -> str:
     return next((cause for cause in CAUSES if problem.startswith(cause)), problem)
 
@@ -77,9 +95,13 @@ async def verify_token(request: Request) -> Response:
     token = token.strip() if isinstance(token, str) else ""
     if not token or len(token) > MAX_TOKEN:
         report: dict[str, Any] = {"valid": False, "kind": None, "reason": "empty"}
-        return render(request, "verify.html", 422, me=me, token="", report=report)
+        return render(
+            request, "verify.html", 422, me=me, token="", report=report, verify_texts=VERIFY_TEXTS
+        )
     report = await run_in_threadpool(_check, request, token)
-    return render(request, "verify.html", me=me, token=token, report=report)
+    return render(
+        request, "verify.html", me=me, token=token, report=report, verify_texts=VERIFY_TEXTS
+    )
 
 
 def _check(request: Request, token: str) -> dict[str, Any]:

@@ -110,6 +110,13 @@ class TestAgents:
             "/v1/agents/VNPOST/counters", headers=admin, json={"name": "x", "ward_code": "Ha Dong"}
         )
         assert_problem(resp, 422, "validation_error")
+        # five digits, but an old code (before 07/2025) or another province's: no counter there
+        for code in ("00166", "26734"):
+            resp = client.post(
+                "/v1/agents/VNPOST/counters", headers=admin, json={"name": "x", "ward_code": code}
+            )
+            assert_problem(resp, 422, "validation_error")
+            assert "Hanoi" in resp.text
 
     def test_suspend_unknown_agent(self, client, admin) -> None:
         assert_problem(

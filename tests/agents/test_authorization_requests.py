@@ -439,4 +439,4 @@ def test_the_citizens_own_actions_stay_findable_among_a_counters_requests(world:
     mine = world.client.get("/app/activity", params={"mine": 1}).text
     # her login, her approval and the grant it made: nothing the counter did
     assert mine.count('class="event"') == 3 and "Bạn đã đồng ý yêu cầu" in mine
-    assert "Quầy đã rút lại yêu cầu" in everything and "Quầy đã rút lại yêu cầu" not in mine
+    assert "đã rút lại yêu cầu ủy quyền" in everything and "đã rút lại yêu cầu" not in mine

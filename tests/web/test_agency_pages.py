@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from agents.submissions import dossier_number
 from signing.samples import sample_pdf
 from tests.fixtures import pdfs
 from tests.fixtures.server import (
@@ -47,7 +48,7 @@ def filed(server: Server) -> dict[str, Any]:
     is registered."""
     api = Api(server.base)
     counter = api.counter("VNPOST")
-    citizen = api.citizen()
+    citizen = api.citizen(name="Nguyễn Văn An")
     d = api.grant(citizen, max_uses=2)
     body = submission_body(d["token"])
     body["dossier"] = {"Họ tên": "Nguyễn Văn An", "Nơi sinh": "Hà Nội"}
@@ -78,15 +79,17 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     page.get_by_role("button", name="Bắt đầu làm việc tại đây").click()  # never on a GET
     expect(page.get_by_role("heading", level=1)).to_have_text("Sở Tư pháp thành phố Hà Nội")
     expect(page.locator("header .who")).to_have_text(f"{CLERK_NAME} · CB-07")
-    row = page.get_by_role("link", name=filed["id"])
+    number = dossier_number(filed["id"])  # "4F2A-9C01": what the clerk reads, and finds by
+    row = page.get_by_role("link", name=number)
     expect(row).to_be_visible()
     check_page(page, "agency-inbox")
     page.set_viewport_size(SIZES["desktop"])
 
     row.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Hồ sơ {filed['id']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Hồ sơ số {number}")
+    expect(page.locator("dl").first).to_contain_text("Nguyễn Văn An")  # the citizen, by name
     expect(page.get_by_role("row", name=re.compile("Nơi sinh"))).to_contain_text("Hà Nội")
-    expect(page.locator("dl")).to_contain_text("NV-01 (do quầy tự khai)")
+    expect(page.locator("dl").first).to_contain_text("NV-01 (do quầy tự khai)")
     check_page(page, "agency-submission")
     page.set_viewport_size(SIZES["desktop"])
 
@@ -116,7 +119,13 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     # ...and which dossier, authorization, counter and clerk it answers, from the receipt inside
     filed_under = verifier.locator(".report")
     expect(filed_under).to_contain_text("Biên nhận kèm theo là thật và đúng hồ sơ này")
-    expect(filed_under).to_contain_text(filed["id"])
+    expect(filed_under).to_contain_text(number)
+    # who signed, as people name them; the certificate's X.500 names only when asked for
+    shown = filed_under.inner_text()
+    assert "Người ký\tSở Tư pháp thành phố Hà Nội" in shown or (
+        "Người ký\nSở Tư pháp thành phố Hà Nội" in shown
+    ), shown
+    assert "Common Name" not in shown and "Country" not in shown
     expect(filed_under).to_contain_text("NV-01 (do quầy tự khai)")
     check_page(verifier, "verify-pdf")
     verifier.goto(f"{base}/verify")
@@ -138,9 +147,14 @@ def test_an_agency_clerk_answers_a_dossier_in_the_browser(
     verifier.context.close()
 
     page.goto(f"{base}/agency?status=completed")
-    expect(page.get_by_role("link", name=filed["id"])).to_be_visible()
+    expect(page.get_by_role("link", name=number)).to_be_visible()
     page.goto(f"{base}/agency")
-    expect(page.get_by_role("link", name=filed["id"])).to_have_count(0)
+    expect(page.get_by_role("link", name=number)).to_have_count(0)
+    # the number as a person types it (lower case, a space) finds the dossier
+    page.goto(f"{base}/agency?status=completed")
+    page.get_by_label("Tìm theo số hồ sơ hoặc mã thủ tục").fill(number.lower().replace("-", " "))
+    page.get_by_role("button", name="Tìm", exact=True).click()
+    expect(page.get_by_role("link", name=number)).to_be_visible()
     seen = httpx.get(f"{base}/v1/submissions/{filed['id']}", headers=filed["citizen"]).json()
     assert seen["status"] == "completed"
     context.close()

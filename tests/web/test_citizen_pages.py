@@ -6,6 +6,7 @@ every page at 360x740 and 1280x800."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
+from agents.submissions import dossier_number
 from tests.fixtures.server import (
     ADMIN_TOKEN,
     Api,
@@ -41,15 +44,25 @@ def counter(server: Server) -> dict[str, str]:
     return Api(server.base).counter("VNPOST")
 
 
+# An internal id (a counter's, a dossier's, an authorization's, a request's) where a person reads
+BARE_ID = re.compile(r"\b(ctr-[0-9a-f]{6,}|sub_[0-9a-f]{6,}|dlg_[0-9a-f]{6,}|arq_[0-9a-f]{6,})")
+
+
 def check_page(page: Any, name: str) -> None:
-    """No serious or critical accessibility violation, and a screenshot at both sizes."""
+    """What every page owes its reader: no serious or critical accessibility violation, no
+    internal id in the text they read (things by name), no sideways scrolling on a 360 px
+    phone; and a screenshot at both sizes."""
     results = Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in bad]
+    shown = page.locator("body").inner_text()
+    assert not BARE_ID.search(shown), (name, BARE_ID.findall(shown))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= viewport["width"], f"{name} scrolls sideways at {size}: {wide} px"
     page.set_viewport_size(SIZES["phone"])
 
 
@@ -377,3 +390,21 @@ def test_the_citizen_downloads_and_verifies_their_signed_result(
     assert report["filed_under"]["receipt_valid"] is True
     row.get_by_role("link", name="Kiểm tra văn bản").click()
     page.wait_for_url(f"{server.base}/verify")
+    page.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(download.value.path())
+    page.get_by_role("button", name="Kiểm tra văn bản").click()
+    expect(page.locator("#pdf-verdict")).to_have_text("Văn bản ký số hợp lệ và còn nguyên vẹn")
+    expect(page.locator(".report")).to_contain_text("Biên nhận kèm theo là thật và đúng hồ sơ này")
+
+    # The activity names the dossier by its number and procedure, the counter by its name, and
+    # hands over the signed result too.
+    number = dossier_number(filed["id"])
+    page.goto(f"{server.base}/app/activity")
+    filed_entry = page.get_by_text(re.compile(f"^Hồ sơ số {number} \\(Cấp Phiếu lý lịch tư pháp"))
+    expect(filed_entry).to_contain_text("Quầy 1 (Phường Kiến Hưng)")
+    signed_entry = page.locator(".event", has_text=f"đã ký kết quả của hồ sơ số {number}")
+    expect(signed_entry).to_have_count(1)
+    expect(signed_entry).to_contain_text("Cơ quan đã trả kết quả")
+    with page.expect_download() as again:
+        signed_entry.get_by_role("link", name="Tải kết quả đã ký").click()
+    assert _Path(again.value.path()).read_bytes() == signed
+    check_page(page, "activity-result")

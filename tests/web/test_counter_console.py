@@ -21,6 +21,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
 
+from agents.submissions import dossier_number
 from tests.fixtures.server import (
     ADMIN_TOKEN,
     Api,
@@ -59,7 +60,7 @@ def counters(server: Server) -> list[dict[str, Any]]:
             headers=api.admin,
             json={"name": name, "ward_code": ward},
         ).json()
-        for name, ward in (("Bưu cục Hàng Trống", "00070"), ("Bưu cục Cầu Giấy", "00166"))
+        for name, ward in (("Bưu cục Hàng Trống", "00070"), ("Bưu cục Cầu Giấy", "00167"))
     ]
     httpx.post(
         f"{server.base}/v1/agents/VNPOST/staff",
@@ -162,7 +163,9 @@ def test_the_counter_story_in_two_browsers(
     assert "NV-0042 (đã xác thực bằng VNeID)" in receipt_text
     assert "Bưu cục Cầu Giấy" in receipt_text and "••••••••2345" in receipt_text
     check_page(clerk, "counter-receipt-a5")
-    submission_id = clerk.locator(".receipt dd code").first.inner_text()
+    submission_id = clerk.url.split("/counter/submissions/")[1].split("?")[0]
+    number = dossier_number(submission_id)  # what the receipt prints, and people read out
+    assert clerk.locator(".receipt dd strong").first.inner_text() == number
     # Back, then "Nộp hồ sơ" again: the same draft, so the same receipt, no second use.
     clerk.go_back()
     expect(clerk.get_by_text(f"Cho {CITIZEN_NAME}")).to_be_visible()
@@ -170,7 +173,7 @@ def test_the_counter_story_in_two_browsers(
     clerk.locator("#v0").fill(CITIZEN_NAME)
     clerk.get_by_role("button", name="Nộp hồ sơ (dùng một lượt)").click()
     expect(clerk.get_by_role("heading", level=1)).to_have_text("Biên nhận hồ sơ")
-    assert clerk.locator(".receipt dd code").first.inner_text() == submission_id
+    assert clerk.locator(".receipt dd strong").first.inner_text() == number
 
     # Exactly one use was consumed (one left of two), and the receipt names her, authenticated.
     citizen = Api(base).citizen(CITIZEN_PID)
@@ -202,7 +205,7 @@ def test_the_counter_story_in_two_browsers(
     verifier.goto(verify_url)
     expect(verifier.get_by_role("heading", level=2)).to_have_text("Biên nhận hợp lệ")
     report = verifier.locator(".report").inner_text()
-    assert submission_id in report and "NV-0042" in report and "đã xác thực bằng VNeID" in report
+    assert number in report and "NV-0042" in report and "đã xác thực bằng VNeID" in report
     assert "Bưu điện Việt Nam: Bưu cục Cầu Giấy" in report
     assert "#receipt" not in verifier.url  # the receipt never went into an address bar's history
     check_page(verifier, "verify-receipt")
@@ -224,7 +227,7 @@ def test_the_counter_story_in_two_browsers(
     scanner.goto(f"{base}/verify")
     scanner.get_by_role("button", name="Quét mã QR bằng camera").click()
     expect(scanner.get_by_role("heading", level=2)).to_have_text("Biên nhận hợp lệ")
-    assert submission_id in scanner.locator(".report").inner_text()
+    assert number in scanner.locator(".report").inner_text()
     scanning.close()
 
     # The citizen sees who filed it, at which counter, and that the clerk had logged in.
@@ -232,7 +235,8 @@ def test_the_counter_story_in_two_browsers(
     expect(phone.locator("table")).to_contain_text("NV-0042 (đã xác thực bằng VNeID)")
     phone.goto(f"{base}/app/activity")
     expect(phone.locator(".events")).to_contain_text(
-        f"tại quầy {counters[1]['id']}, nhân viên NV-0042 (đã xác thực bằng VNeID)"
+        "tại Bưu điện Việt Nam: Bưu cục Cầu Giấy (Phường Cầu Giấy), nhân viên NV-0042 "
+        "(đã xác thực bằng VNeID)"
     )
     for context in (clerk_ctx, phone_ctx, verifier.context):
         context.close()

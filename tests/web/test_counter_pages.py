@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from agents.submissions import dossier_number
 from tests.agents.test_staff import CLERK, register
 from tests.fixtures.factories import citizen_headers, create_counter, grant, in_days
 from tests.fixtures.world import World, problem
@@ -279,7 +280,8 @@ def test_the_verify_page_tells_a_genuine_receipt_from_others(world: World) -> No
 
     assert verdict(receipt) == "Biên nhận hợp lệ"
     page = world.client.post("/verify", data={"token": receipt}).text
-    assert filed["id"] in page and "NV-01 (do quầy tự khai)" in page
+    assert dossier_number(filed["id"]) in page and "NV-01 (do quầy tự khai)" in page
+    assert filed["id"] not in page  # the number people read, not the internal id
 
     head, body, sig = receipt.split(".")
     tampered = f"{head}.{body[:-4]}AAAA.{sig}"
@@ -296,7 +298,12 @@ def test_the_verify_page_tells_a_genuine_receipt_from_others(world: World) -> No
     assert verdict(d["token"]) == "Ủy quyền hợp lệ"
     world.client.post("/v1/delegations/" + d["id"] + "/revoke", headers=world.citizen)
     assert verdict(d["token"]) == "Ủy quyền không hợp lệ"
+    said = world.client.post("/verify", data={"token": d["token"]}).text
+    assert "Người ủy quyền đã thu hồi: không còn dùng được." in said and "revoked" not in said
     assert verdict("not a token at all") == "Ủy quyền không hợp lệ"
+    said = world.client.post("/verify", data={"token": "not a token at all"}).text
+    assert "Đây không phải là biên nhận hay ủy quyền do dịch vụ này ký" in said
+    assert "JWS" not in said
     assert verdict("") == "Không có gì để kiểm tra"
 
 
