@@ -33,11 +33,22 @@ router = APIRouter(include_in_schema=False)
 STATUS_LABELS = {  # msgids of web/translations
     "active": "Active",
     "pending": "Pending: waiting for the person to accept",
+    "pending_you": "Pending: waiting for you to accept",
     "revoked": "Revoked",
     "renounced": "Renounced",
     "expired": "Expired",
     "exhausted": "All uses made",
     "suspended": "Suspended: the agent is suspended",
+}
+
+
+NEXT_STEP_TEXTS = {  # msgids: what happens next, after a grant or an approval
+    "to_agent": "Signed. Show this QR code at the counter.",
+    "approved": "Authorized. The counter already has your authorization: there is nothing to show.",
+    "to_person": (
+        "Signed. The person you authorized must now log in with VNeID and accept it; "
+        "then they can use it."
+    ),
 }
 
 
@@ -74,10 +85,13 @@ def _shown(
         delegate_name = "you" if delegate["pid"] == me.subject else f"PID {delegate['pid']}"
     codes = json.loads(d.procedures)
     status = delegation_service.effective_status(d, now)
+    label = STATUS_LABELS.get(status, status)
+    if status == "pending" and d.delegate_pid == me.subject:  # the reader is the one to accept
+        label = STATUS_LABELS["pending_you"]
     return Shown(
         id=d.id,
         status=status,
-        status_label=STATUS_LABELS.get(status, status),
+        status_label=label,
         delegate_name=delegate_name,
         delegator_name="you"
         if d.delegator_pid == me.subject
@@ -317,6 +331,15 @@ async def authorization(request: Request, delegation_id: str) -> Response:
     if not delegator and shown.status in ("active", "pending"):
         actions.append({"name": "renounce", "label": "Renounce", "kind": "danger"})
     qr = qr_svg(d.token) if shown.status in ("active", "pending") else None
+    # What happens next, for this reader: a new grant to an agent is shown at its counter; one
+    # approved at a counter's request is already there; a person must accept it first.
+    to_person = delegation_service.delegate_of(d)["type"] == "person"
+    if request.query_params.get("approved") == "1":
+        notice = NEXT_STEP_TEXTS["approved"]
+    elif request.query_params.get("new") != "1":
+        notice = None
+    else:
+        notice = NEXT_STEP_TEXTS["to_person" if to_person else "to_agent"]
     return render(
         request,
         "authorization.html",
@@ -325,8 +348,10 @@ async def authorization(request: Request, delegation_id: str) -> Response:
         a=shown,
         uses=uses,
         qr=qr,
+        # the QR is for a counter that does not have the authorization yet
+        qr_folded=to_person or request.query_params.get("approved") == "1",
         actions=actions,
-        created=request.query_params.get("new") == "1",
+        notice=notice,
     )
 
 
@@ -672,5 +697,6 @@ async def decide(request: Request, code: str, decision: str) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     if granted:
-        return RedirectResponse(f"/app/authorizations/{granted}?new=1", status_code=303)
+        # the counter that asked holds it already: the page must not send them to show a QR
+        return RedirectResponse(f"/app/authorizations/{granted}?approved=1", status_code=303)
     return RedirectResponse(f"/r/{code}", status_code=303)

@@ -230,12 +230,19 @@ def test_a_person_delegate_accepts_in_a_second_browser(chromium: Any, server: Se
     grantor.locator("#procedures li").first.get_by_role("checkbox").check()
     grantor.get_by_role("button", name="Xem lại").click()
     grantor.get_by_role("button", name="Ký ủy quyền này").click()
-    assert "Đang chờ" in grantor.locator("dl").inner_text()
+    assert "Đang chờ người được ủy quyền chấp nhận" in grantor.locator("dl").inner_text()
+    expect(grantor.get_by_role("status")).to_have_text(
+        "Đã ký. Người được ủy quyền cần đăng nhập VNeID và chấp nhận, sau đó mới dùng được."
+    )
+    assert "đưa mã QR" not in grantor.locator("main").inner_text()
 
     delegate = chromium.new_context(viewport=SIZES["desktop"]).new_page()
     log_in(delegate, server.base, pid="001199054399")
     delegate.wait_for_url(f"{server.base}/app")
     delegate.locator("section[aria-labelledby=received] a").first.click()
+    # about themself, the delegate reads that it waits for them, and whose authorization it is
+    assert "Đang chờ bạn chấp nhận" in delegate.locator("dl").inner_text()
+    assert "thay Nguyễn Văn An" in delegate.locator(".summary").inner_text()
     delegate.get_by_role("link", name="Chấp nhận").click()
     delegate.get_by_role("button", name="Chấp nhận").click()
     assert "Đang hiệu lực" in delegate.locator("dl").inner_text()
@@ -294,6 +301,13 @@ def test_a_counter_request_approved_on_the_citizens_phone(
     phone.get_by_role("button", name="Đồng ý và ký").click()
     phone.wait_for_url("**/app/authorizations/**")
     assert "Đang hiệu lực" in phone.locator("dl").inner_text()
+    # the counter has it already: the phone says so, and sends nobody to show a QR code
+    expect(phone.get_by_role("status")).to_have_text(
+        "Đã ủy quyền. Quầy đã nhận được ủy quyền của bạn, bạn không cần đưa gì thêm."
+    )
+    assert "đưa mã QR" not in phone.locator("main").inner_text()
+    expect(phone.locator(".qr svg")).to_be_hidden()  # folded away, should a counter ask
+    check_page(phone, "request-approved")
     seen = httpx.get(
         f"{server.base}/v1/authorization-requests/{asked['id']}", headers=counter
     ).json()
