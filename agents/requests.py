@@ -64,8 +64,14 @@ class RequestConfig:
         return f"{self.public_url}/r/{code}"
 
 
+def normalized_code(code: str) -> str:
+    """A code as people type it from the counter's screen ("tdyr x7k2", "TDYR-X7K2"): case,
+    spaces and dashes do not matter."""
+    return "".join(c for c in code.upper() if c not in " -\t")[:64]
+
+
 def _code_hash(code: str) -> str:
-    return hashlib.sha256(code.upper().encode()).hexdigest()
+    return hashlib.sha256(normalized_code(code).encode()).hexdigest()
 
 
 def new_code() -> str:

@@ -177,7 +177,11 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head><body><main>{body}</main></body></html>",
+        # the service's own style sheet (same origin): a plain page a phone can use
+        f'<link rel="stylesheet" href="/static/app.css">'
+        f"<title>{html.escape(title)}</title></head><body>"
+        '<header><p class="brand">VNeID</p></header>'
+        f'<main id="main">{body}</main></body></html>',
         status_code=status,
     )
 
@@ -212,7 +216,10 @@ async def authorize_page(request: Request) -> HTMLResponse:
     problem = _check_request(provider, params)
     if problem:
         return _refuse(problem)
-    level2 = "vneid:loa2" in params.get("acr_values", "")
+    # level 2 unless the service asked for level 1 only: most people log in at level 2
+    level2 = "vneid:loa1" not in params.get("acr_values", "") or (
+        "vneid:loa2" in params.get("acr_values", "")
+    )
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(params[name])}">'
         for name in (*_AUTHORIZE_FIELDS, "response_type", "code_challenge_method")

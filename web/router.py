@@ -324,7 +324,8 @@ async def authorization(request: Request, delegation_id: str) -> Response:
     )
     actions = []
     delegator = delegation_service.is_delegator(me, d)
-    if delegator and shown.status in ("active", "pending", "suspended", "exhausted"):
+    # nothing to revoke once every use is made: it can do nothing more
+    if delegator and shown.status in ("active", "pending", "suspended"):
         actions.append({"name": "revoke", "label": "Revoke", "kind": "danger"})
     if not delegator and shown.status == "pending":
         actions.append({"name": "accept", "label": "Accept", "kind": ""})
@@ -607,6 +608,16 @@ def _fresh(me: Principal) -> bool:
     return requests_service.login_is_fresh(me, utcnow())
 
 
+@router.get("/r", response_class=HTMLResponse)
+async def code_box(request: Request, code: str = "") -> Response:
+    """The code box (home page, the citizen's list): the code as shown at the counter, with its
+    space or a dash, in any case, leads to its request."""
+    code = requests_service.normalized_code(code)[:16]
+    if not code:
+        return RedirectResponse("/", status_code=303)
+    return RedirectResponse(f"/r/{code}", status_code=303)
+
+
 @router.get("/r/{code}", response_class=HTMLResponse)
 async def approval_page(request: Request, code: str) -> Response:
     """What the counter's QR code opens. Looking a code up counts against the citizen's and
@@ -617,7 +628,8 @@ async def approval_page(request: Request, code: str) -> Response:
         me, csrf = await citizen(request, level=2)
     except Login as need:
         return to_login(request, need.level)
-    return render(request, "request.html", me=me, csrf=csrf, r=None, code=code.upper()[:16])
+    code = requests_service.normalized_code(code)[:16]
+    return render(request, "request.html", me=me, csrf=csrf, r=None, code=code)
 
 
 async def _show_request(request: Request, me: Principal, csrf: str, code: str) -> Response:
@@ -649,7 +661,7 @@ async def _show_request(request: Request, me: Principal, csrf: str, code: str) -
         me=me,
         csrf=csrf,
         r=shown,
-        code=code.upper(),
+        code=requests_service.normalized_code(code),
         request_status=status,
         status_label=REQUEST_STATES.get(status, status),
         fresh=_fresh(me),

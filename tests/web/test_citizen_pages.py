@@ -57,6 +57,7 @@ def check_page(page: Any, name: str) -> None:
     assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in bad]
     shown = page.locator("body").inner_text()
     assert not BARE_ID.search(shown), (name, BARE_ID.findall(shown))
+    assert "lượt" not in shown, name  # one word for a use: "lần"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
@@ -96,10 +97,10 @@ def test_grant_watch_and_revoke_in_the_browser(
     )
     check_page(page, "grant")
     visible.first.get_by_role("checkbox").check()
-    page.get_by_label("Số lần", exact=True).fill("1")
+    page.get_by_label("Số lần", exact=True).fill("2")
     page.get_by_role("button", name="Xem lại").click()
     summary = page.locator(".summary").inner_text()
-    assert "được nộp hồ sơ" in summary and "1 lần" in summary
+    assert "được nộp hồ sơ" in summary and "2 lần" in summary
     check_page(page, "grant-confirm")
     page.get_by_role("button", name="Ký ủy quyền này").click()
     assert page.get_by_role("status").inner_text() == "Đã ký. Hãy đưa mã QR này tại quầy."
@@ -422,3 +423,78 @@ def test_the_citizen_downloads_and_verifies_their_signed_result(
         signed_entry.get_by_role("link", name="Tải kết quả đã ký").click()
     assert _Path(again.value.path()).read_bytes() == signed
     check_page(page, "activity-result")
+
+
+def test_the_code_as_shown_at_the_counter_opens_its_request_from_the_home_page(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    asked = httpx.post(
+        f"{server.base}/v1/authorization-requests",
+        headers=counter,
+        json={
+            "procedures": ["1.001612"],
+            "max_uses": 1,
+            "valid_until": "2027-06-30T00:00:00+07:00",
+            "purpose": "Nộp hồ sơ lý lịch tư pháp",
+        },
+    ).json()
+    code = asked["code"]
+    page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    page.goto(f"{server.base}/")
+    # the home page leads everyone somewhere: the citizen, the counter, the agency, a verifier
+    for name, href in (
+        ("Kiểm tra văn bản ký số, biên nhận hoặc ủy quyền", "/verify"),
+        ("Dành cho nhân viên quầy (bưu điện, cửa hàng)", "/counter"),
+        ("Dành cho cán bộ cơ quan giải quyết", "/agency"),
+    ):
+        assert page.get_by_role("link", name=name).get_attribute("href") == href
+    # typed as a person reads it off the counter's screen: lower case, with its space
+    page.get_by_label(re.compile("Nhập mã quầy đưa cho bạn")).fill(
+        f"{code[:4].lower()} {code[4:].lower()}"
+    )
+    page.get_by_role("button", name="Mở", exact=True).click()
+    expect(page.get_by_label("Mức 2")).to_be_checked()  # the provider's page, level 2 first
+    page.get_by_label("Số định danh cá nhân (PID)").fill("001099066001")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"**/r/{code}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Một quầy xin bạn ủy quyền"
+    # and with a dash, from the citizen's own list
+    page.goto(f"{server.base}/app")
+    page.get_by_label(re.compile("Nhập mã quầy đưa cho bạn")).fill(f"{code[:4]}-{code[4:]}")
+    page.get_by_role("button", name="Mở", exact=True).click()
+    page.wait_for_url(f"**/r/{code}")
+    page.get_by_role("button", name="Xem nội dung yêu cầu").click()
+    assert "Nộp hồ sơ lý lịch tư pháp" in page.locator("main").inner_text()
+
+
+def test_an_ended_authorization_reads_in_the_past_and_offers_nothing_to_revoke(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    log_in(page, server.base, pid="001077000777")
+    page.wait_for_url(f"{server.base}/app")
+    me = page.request.get(f"{server.base}/v1/me").json()
+    granted = page.request.post(
+        f"{server.base}/v1/delegations",
+        headers={"X-CSRF-Token": me["csrf_token"]},
+        data={
+            "delegate": {"type": "agent", "code": "VNPOST"},
+            "procedures": ["1.001612"],
+            "valid_until": "2027-06-30T00:00:00Z",
+            "max_uses": 1,
+        },
+    ).json()
+    page.goto(f"{server.base}/app/authorizations/{granted['id']}")
+    assert " được nộp hồ sơ" in page.locator(".summary").inner_text()
+    expect(page.get_by_role("link", name="Thu hồi")).to_have_count(1)
+    filed = httpx.post(
+        f"{server.base}/v1/submissions",
+        json=submission_body(granted["token"]),
+        headers={**counter, "Idempotency-Key": "ended-1"},
+    )
+    assert filed.status_code == 201
+    page.reload()
+    assert "Đã dùng hết số lần" in page.locator("dl").inner_text()
+    assert "từng được nộp hồ sơ" in page.locator(".summary").inner_text()
+    expect(page.get_by_role("link", name="Thu hồi")).to_have_count(0)  # it can do nothing more
+    check_page(page, "authorization-used-up")
