@@ -206,11 +206,18 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
+        # a browser's unknown page (/app/nothing) is a page too, in the person's language
+        page = getattr(request.app.state, "error_page", None)
+        as_error = AppError(detail, code=code)
+        as_error.status, as_error.title = exc.status_code, title
+        answer = page(request, as_error) if page is not None else None
+        if answer is not None:
+            return answer  # type: ignore[no-any-return]
         return problem(exc.status_code, code, title, detail, dict(exc.headers or {}))
 
     @app.exception_handler(OperationalError)

@@ -31,7 +31,7 @@ from delegation import service as delegation_service
 from delegation.models import Delegation
 from identity.service import STAFF_LOGIN_LEVEL
 from web.common import form_data, problem_page, qr_svg, to_login
-from web.pages import HANOI, language_of, render, translations
+from web.pages import HANOI, FieldProblem, field_problem, language_of, render, translations
 from web.router import STATUS_LABELS
 from web.staff import COUNTER, NotAtWork, at_work, choose, start_work
 
@@ -127,12 +127,19 @@ def _default_until(request: Request) -> str:
 def _request_body(form: dict[str, Any]) -> RequestCreate:
     """The form as the API's own request: the same validation as POST
     /v1/authorization-requests."""
-    until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    try:
+        until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    except ValueError:
+        raise FieldProblem("valid_until", "date") from None
+    try:
+        max_uses = int(form.get("max_uses") or 1)
+    except ValueError:
+        raise FieldProblem("max_uses", "int_parsing") from None
     until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
     return RequestCreate.model_validate(
         {
             "procedures": form.get("procedures") or [],
-            "max_uses": int(form.get("max_uses") or 1),
+            "max_uses": max_uses,
             "valid_until": until,
             "purpose": str(form.get("purpose") or "").strip(),
             "delegator_pid": str(form.get("delegator_pid") or "").strip() or None,
@@ -169,14 +176,14 @@ async def create_request(request: Request) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except (ValueError, ValidationError) as exc:
-        problem = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         _ = translations(language_of(request)).gettext
         return render(
             request,
             "error.html",
             422,
             title=_("The request is not complete"),
-            detail=problem[:300],
+            detail=field_problem(request, exc),
+            back={"href": "/counter", "label": _("Back to the counter")},
             me=me,
             csrf=csrf,
         )
@@ -337,12 +344,14 @@ async def file_dossier(request: Request, delegation_id: str) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except ValidationError as exc:
+        _ = translations(language_of(request)).gettext
         return render(
             request,
             "error.html",
             422,
-            title="?",
-            detail=exc.errors()[0]["msg"][:300],
+            title=_("The dossier is not complete"),
+            detail=field_problem(request, exc),
+            back={"href": "/counter", "label": _("Back to the counter")},
             me=me,
             csrf=csrf,
         )

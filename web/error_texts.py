@@ -195,6 +195,10 @@ ERROR_TEXTS = {
         "This request is for another citizen",
         "Only the citizen it names can answer it.",
     ),
+    "method_not_allowed": (
+        "This page cannot be opened this way",
+        "Go back and use the page's own buttons.",
+    ),
     "not_found": (
         "Not found",
         "The page or item does not exist.",
@@ -335,4 +339,36 @@ ERROR_TEXTS = {
         "Not for your role",
         "This page or action is for another kind of user.",
     ),
+}
+
+
+# A form field that was refused, named as the form's label names it (msgids), and why, by the
+# validation error's type: "Thủ tục: hãy chọn ít nhất một".
+FIELD_TEXTS = {
+    "delegate": "Who may act for you",
+    "pid": "ID number (12 digits)",
+    "code": "Agent",
+    "procedures": "Procedures",
+    "procedure": "Procedure",
+    "valid_until": "Valid until",
+    "max_uses": "Uses",
+    "purpose": "Why",
+    "dossier": "The dossier",
+    "delegator_pid": "The citizen's ID number",
+    "form": "The form",
+}
+PROBLEM_TEXTS = {
+    "missing": "must be filled in",
+    "string_too_short": "must be filled in",
+    "too_short": "choose at least one",
+    "string_too_long": "is too long",
+    "too_long": "too many chosen",
+    "string_pattern_mismatch": "is not in the right form",
+    "greater_than_equal": "is too small",
+    "less_than_equal": "is too large",
+    "int_parsing": "must be a whole number",
+    "date": "must be a date",
+    "literal_error": "choose one of the options",
+    "value_error": "is not valid",
+    "invalid": "is not valid",
 }

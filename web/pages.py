@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agents.service import ward_name
 from agents.submissions import dossier_number
 from web.error_texts import ERROR_TEXTS as SERVICE_ERROR_TEXTS
+from web.error_texts import FIELD_TEXTS, PROBLEM_TEXTS
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("vi", "en")
@@ -139,6 +140,36 @@ def refusal_page(
         me=me,
         csrf=csrf,
     )
+
+
+class FieldProblem(ValueError):
+    """A form's field that cannot be read (a date that is not one, say), before the API's own
+    validation: named like a pydantic error, so that it is said the same way."""
+
+    def __init__(self, field: str, kind: str):
+        super().__init__(f"{field}: {kind}")
+        self.field, self.kind = field, kind
+
+
+def field_problem(request: Request, exc: Exception) -> str:
+    """What is wrong with a form, in the person's language: the field as its label names it
+    and why ("Thủ tục: hãy chọn ít nhất một"); never pydantic's English."""
+    _ = translations(language_of(request)).gettext
+    if isinstance(exc, FieldProblem):
+        field, kind = exc.field, exc.kind
+    elif hasattr(exc, "errors") and exc.errors():
+        first = exc.errors()[0]
+        names = [str(p) for p in first.get("loc", ()) if isinstance(p, str)]
+        field = next((n for n in reversed(names) if n in FIELD_TEXTS), "form")
+        kind = str(first.get("type", "invalid"))
+    else:
+        field, kind = "form", "invalid"
+    if field in ("code", "procedure") and kind in ("missing", "string_too_short"):
+        kind = "literal_error"  # a list to choose from, not a box to fill in
+    return _("%(field)s: %(problem)s") % {
+        "field": _(FIELD_TEXTS.get(field, FIELD_TEXTS["form"])),
+        "problem": _(PROBLEM_TEXTS.get(kind, PROBLEM_TEXTS["invalid"])),
+    }
 
 
 def error_page(request: Request, exc: Any) -> HTMLResponse | None:

@@ -26,7 +26,15 @@ from delegation import service as delegation_service
 from delegation.models import Delegation
 from delegation.schemas import DelegationCreate
 from web.common import Login, citizen, form_data, problem_page, qr_svg, to_login
-from web.pages import ERROR_TEXTS, HANOI, language_of, render, translations
+from web.pages import (
+    ERROR_TEXTS,
+    HANOI,
+    FieldProblem,
+    field_problem,
+    language_of,
+    render,
+    translations,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -189,7 +197,14 @@ def _grant_body(form: dict[str, Any]) -> DelegationCreate:
         delegate: dict[str, Any] = {"type": "person", "pid": form.get("person_pid") or ""}
     else:
         delegate = {"type": "agent", "code": form.get("agent") or ""}
-    until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    try:
+        until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    except ValueError:
+        raise FieldProblem("valid_until", "date") from None
+    try:
+        max_uses = int(form.get("max_uses") or 1)
+    except ValueError:
+        raise FieldProblem("max_uses", "int_parsing") from None
     # Until the end of that day in Hanoi: what a person means by "until 30/06".
     until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
     return DelegationCreate.model_validate(
@@ -197,7 +212,7 @@ def _grant_body(form: dict[str, Any]) -> DelegationCreate:
             "delegate": delegate,
             "procedures": form.get("procedures") or [],
             "valid_until": until,
-            "max_uses": int(form.get("max_uses") or 1),
+            "max_uses": max_uses,
         }
     )
 
@@ -213,13 +228,9 @@ async def grant_review(request: Request) -> Response:
     try:
         body = _grant_body(form)
         if not body.procedures:
-            raise ValueError("choose at least one procedure")
+            raise FieldProblem("procedures", "too_short")
     except (ValueError, ValidationError) as exc:
-        problem = (
-            str(exc).splitlines()[0]
-            if not isinstance(exc, ValidationError)
-            else (exc.errors()[0]["msg"])
-        )
+        problem = field_problem(request, exc)
         form.setdefault("procedures", [])
         return render(
             request, "grant.html", 422, me=me, csrf=csrf, form=form, problem=problem, **context
@@ -273,8 +284,16 @@ async def grant_confirm(request: Request) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except (ValueError, ValidationError) as exc:
+        _ = translations(language_of(request)).gettext
         return render(
-            request, "error.html", 422, title="?", detail=str(exc)[:300], me=me, csrf=csrf
+            request,
+            "error.html",
+            422,
+            title=_("The form is not complete"),
+            detail=field_problem(request, exc),
+            back={"href": "/app/grant", "label": _("Back to the form")},
+            me=me,
+            csrf=csrf,
         )
     return RedirectResponse(f"/app/authorizations/{created}?new=1", status_code=303)
 

@@ -498,3 +498,61 @@ def test_an_ended_authorization_reads_in_the_past_and_offers_nothing_to_revoke(
     assert "từng được nộp hồ sơ" in page.locator(".summary").inner_text()
     expect(page.get_by_role("link", name="Thu hồi")).to_have_count(0)  # it can do nothing more
     check_page(page, "authorization-used-up")
+
+
+def test_refusals_and_field_errors_are_said_in_vietnamese_with_the_way_back(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    """What the API says in English (its problem's title and detail) never reaches a Vietnamese
+    page: the page says it by the problem's code, in Vietnamese, with the way back."""
+    page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    log_in(page, server.base, pid="001077000888")
+    page.wait_for_url(f"{server.base}/app")
+
+    def no_english(api: httpx.Response) -> str:
+        body = api.json()
+        shown = page.locator("main").inner_text()
+        for words in (body["title"], body["detail"]):
+            assert words not in shown, (words, shown)
+        return shown
+
+    # a mistyped code at /r/
+    page.goto(f"{server.base}/r/ZZZZ9999")
+    page.get_by_role("button", name="Xem nội dung yêu cầu").click()
+    citizen = Api(server.base).citizen("001077000888")
+    shown = no_english(
+        httpx.get(f"{server.base}/v1/authorization-requests/by-code/ZZZZ9999", headers=citizen)
+    )
+    assert page.get_by_role("link", name="Quay lại các ủy quyền của tôi").is_visible()
+    assert "Mã lỗi" in shown
+    # an unknown page: a page, not JSON
+    page.goto(f"{server.base}/app/nothing")
+    assert page.get_by_role("heading", level=1).inner_text() == "Không tìm thấy"
+    shown = page.locator("main").inner_text()
+    assert "Not found" not in shown and "no such resource" not in shown
+    assert httpx.get(f"{server.base}/app/nothing").headers["content-type"].startswith("text/html")
+    # the grant form: nothing chosen, then a date that is not one; each said by its field
+    page.goto(f"{server.base}/app/grant")
+    page.get_by_role("button", name="Xem lại").click()
+    assert page.get_by_role("alert").inner_text() == "Thủ tục: hãy chọn ít nhất một"
+    # a citizen authorizing themself: the service's refusal, in Vietnamese
+    page.get_by_label("Một người (họ chấp nhận bằng VNeID)").check()
+    page.get_by_label("Số định danh cá nhân của họ (12 chữ số)").fill("001077000888")
+    page.locator("#procedures li").first.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Xem lại").click()
+    page.get_by_role("button", name="Ký ủy quyền này").click()
+    me = page.request.get(f"{server.base}/v1/me").json()
+    refused = httpx.post(
+        f"{server.base}/v1/delegations",
+        headers=citizen,
+        json={
+            "delegate": {"type": "person", "pid": "001077000888"},
+            "procedures": ["1.001612"],
+            "valid_until": "2027-06-30T00:00:00Z",
+            "max_uses": 1,
+        },
+    )
+    assert refused.json()["code"] == "self_delegation" and me["pid"] == "001077000888"
+    shown = no_english(refused)
+    assert "self_delegation" in shown  # the code, for whoever helps them
+    check_page(page, "refusal")
