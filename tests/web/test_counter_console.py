@@ -194,6 +194,12 @@ def test_the_counter_story_in_two_browsers(
         ).stdout.decode()
         width_pt = float(re.search(r"Page size:\s+([\d.]+) x", info).group(1))  # type: ignore[union-attr]
         assert abs(width_pt / 72 * 25.4 - width_mm) < 1, info
+        # one sheet, one slip: the QR code and the line on how to check it on the same page
+        assert re.search(r"Pages:\s+1\n", info), info
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
+        assert "quét mã QR" in text and "dán nó" not in text, text
     clerk.emulate_media(media="screen")
 
     # Anyone scans the receipt's QR code: the public verify page says it is genuine.
