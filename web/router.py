@@ -225,6 +225,9 @@ async def grant_review(request: Request) -> Response:
     me, csrf = checked
     form = await form_data(request)
     context = await run_in_threadpool(_grant_form_context, request, me)
+    if request.query_params.get("edit") == "1":  # "Sửa" on the review: the form as they left it
+        form.setdefault("procedures", [])
+        return render(request, "grant.html", me=me, csrf=csrf, form=form, **context)
     try:
         body = _grant_body(form)
         if not body.procedures:

@@ -64,6 +64,12 @@ def check_page(page: Any, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= viewport["width"], f"{name} scrolls sideways at {size}: {wide} px"
+        # nor is a table's column cut off behind a scrolling region
+        cut = page.evaluate(
+            "[...document.querySelectorAll('main td, main th')].filter(c => c.offsetParent)"
+            ".filter(c => c.getBoundingClientRect().right > innerWidth + 1).length"
+        )
+        assert cut == 0, f"{name}: {cut} table cells beyond the screen at {size}"
     page.set_viewport_size(SIZES["phone"])
 
 
@@ -101,6 +107,13 @@ def test_grant_watch_and_revoke_in_the_browser(
     page.get_by_role("button", name="Xem lại").click()
     summary = page.locator(".summary").inner_text()
     assert "được nộp hồ sơ" in summary and "2 lần" in summary
+    # "Sửa" brings the form back as it was left: every choice kept
+    page.get_by_role("button", name="Sửa").click()
+    assert page.get_by_label("Số lần", exact=True).input_value() == "2"
+    assert page.locator("#procedures input:checked").count() == 1
+    assert page.get_by_label("Đại lý", exact=True).input_value() == "VNPOST"
+    page.get_by_role("button", name="Xem lại").click()
+    assert "2 lần" in page.locator(".summary").inner_text()
     check_page(page, "grant-confirm")
     page.get_by_role("button", name="Ký ủy quyền này").click()
     assert page.get_by_role("status").inner_text() == "Đã ký. Hãy đưa mã QR này tại quầy."
