@@ -28,8 +28,8 @@ async def citizen(request: Request, level: int = 1) -> tuple[Principal, str]:
     return principal, request.app.state.browser_logins.csrf_token(session_id)
 
 
-def to_login(request: Request, level: int) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+def to_login(request: Request, level: int, target: str | None = None) -> RedirectResponse:
+    target = target or request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?loa={level}&next={target}", status_code=303)
 
 

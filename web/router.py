@@ -157,11 +157,16 @@ def _grant_form_context(request: Request, me: Principal) -> dict[str, Any]:
     }
 
 
+# A grant form sent after the session ended: back to the form once logged in again, where the
+# page says why and the browser puts back what was typed (app.js keeps the draft in the tab).
+RESUME_GRANT = "/app/grant?resumed=1"
+
+
 async def _level_2(request: Request) -> tuple[Principal, str] | Response:
     try:
         me, csrf = await citizen(request)
     except Login as need:
-        return to_login(request, need.level)
+        return to_login(request, need.level, RESUME_GRANT if request.method == "POST" else None)
     if (me.loa or 0) < 2:
         _ = translations(language_of(request)).gettext
         return render(
@@ -188,7 +193,8 @@ async def grant_form(request: Request) -> Response:
     me, csrf = checked
     context = await run_in_threadpool(_grant_form_context, request, me)
     form = {"delegate_type": "agent", "procedures": [], "valid_until": context["default_until"]}
-    return render(request, "grant.html", me=me, csrf=csrf, form=form, **context)
+    resumed = request.query_params.get("resumed") == "1"
+    return render(request, "grant.html", me=me, csrf=csrf, form=form, resumed=resumed, **context)
 
 
 def _grant_body(form: dict[str, Any]) -> DelegationCreate:

@@ -569,3 +569,36 @@ def test_refusals_and_field_errors_are_said_in_vietnamese_with_the_way_back(
     shown = no_english(refused)
     assert "self_delegation" in shown  # the code, for whoever helps them
     check_page(page, "refusal")
+
+
+def test_a_session_that_ends_while_the_grant_form_is_open_loses_nothing(
+    chromium: Any, server: Server, counter: dict[str, str]
+) -> None:
+    context = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN")
+    page = context.new_page()
+    log_in(page, server.base, pid="001077000999")
+    page.wait_for_url(f"{server.base}/app")
+    page.goto(f"{server.base}/app/grant")
+    page.get_by_label("Tìm trong danh mục thủ tục").fill("ly lich tu phap")
+    page.locator("#procedures li:not([hidden])").first.get_by_role("checkbox").check()
+    page.get_by_label("Số lần", exact=True).fill("3")
+    chosen = page.locator("#procedures input:checked").get_attribute("value")
+    # the session ends meanwhile (here: logged out in another tab of the same browser)
+    other = context.new_page()
+    other.goto(f"{server.base}/app")
+    other.get_by_role("button", name="Đăng xuất").click()
+    other.close()
+    page.get_by_role("button", name="Xem lại").click()
+    page.get_by_label("Số định danh cá nhân (PID)").fill("001077000999")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{server.base}/app/grant?resumed=1")
+    expect(page.get_by_role("status")).to_contain_text("Phiên đăng nhập của bạn đã hết")
+    assert page.get_by_label("Số lần", exact=True).input_value() == "3"
+    assert page.locator("#procedures input:checked").get_attribute("value") == chosen
+    page.get_by_role("button", name="Xem lại").click()
+    assert "3 lần" in page.locator(".summary").inner_text()
+    page.get_by_role("button", name="Ký ủy quyền này").click()
+    # once signed, the draft is gone: a fresh form is fresh
+    page.goto(f"{server.base}/app/grant?resumed=1")
+    assert page.locator("#procedures input:checked").count() == 0
+    context.close()

@@ -222,3 +222,41 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// A form marked data-draft keeps what was typed in this tab (sessionStorage: this tab only,
+// gone when it closes) so that a session that ends while it is open loses nothing: after the
+// new login the page comes back marked data-resume and the draft is put back. The draft ends
+// on the page that shows what the form made (data-draft-done).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-draft]")) {
+    const key = "draft:" + form.dataset.draft;
+    const save = () => {
+      const values = [];
+      for (const [name, value] of new FormData(form)) {
+        if (name !== "csrf_token" && typeof value === "string") values.push([name, value]);
+      }
+      try { sessionStorage.setItem(key, JSON.stringify(values)); } catch (e) { /* private mode */ }
+    };
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { saved = null; }
+    if (form.hasAttribute("data-resume") && Array.isArray(saved)) {
+      const given = new Map();
+      for (const [name, value] of saved) {
+        if (!given.has(name)) given.set(name, []);
+        given.get(name).push(value);
+      }
+      for (const field of form.elements) {
+        if (!field.name || field.name === "csrf_token" || !given.has(field.name)) continue;
+        const values = given.get(field.name);
+        if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
+        else field.value = values[0];
+      }
+    }
+  }
+  // the page that shows what the form made (the signed authorization) ends its draft
+  for (const done of document.querySelectorAll("[data-draft-done]")) {
+    try { sessionStorage.removeItem("draft:" + done.dataset.draftDone); } catch (e) { /* private mode */ }
+  }
+});
