@@ -180,7 +180,10 @@ async def verify_pdf(request: Request) -> Response:
             _ = translations(language_of(request)).gettext
             title, explanation = ERROR_TEXTS.get(exc.code, (exc.title, ""))
             problem = f"{_(title)}. {_(explanation)}" if explanation else _(title)
-            pdf_report = {"valid": False, "problem": problem, "signatures": []}
+            name = upload.filename if isinstance(upload, UploadFile) else None
+            if exc.code == "no_signature":  # a PDF, readable, that nobody signed: say just that
+                problem = ""
+            pdf_report = {"valid": False, "problem": problem, "signatures": [], "name": name}
             return render(
                 request, "verify.html", exc.status, me=me, token="", pdf_report=pdf_report
             )

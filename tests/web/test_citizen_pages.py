@@ -602,3 +602,33 @@ def test_a_session_that_ends_while_the_grant_form_is_open_loses_nothing(
     page.goto(f"{server.base}/app/grant?resumed=1")
     assert page.locator("#procedures input:checked").count() == 0
     context.close()
+
+
+def test_the_verify_page_says_what_a_file_is_in_plain_vietnamese(
+    chromium: Any, server: Server, tmp_path: Path
+) -> None:
+    from signing.samples import sample_pdf
+
+    page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
+    text = tmp_path / "ghi-chu.txt"
+    text.write_text("Đây là một tệp văn bản, không phải PDF.")
+    unsigned = tmp_path / "chua-ky.pdf"
+    unsigned.write_bytes(sample_pdf())
+    for path, heading, said in (
+        (text, "Không kiểm tra được tệp này", "ghi-chu.txt"),
+        (unsigned, "Văn bản PDF này không có chữ ký số", "chưa được ai ký số"),
+    ):
+        page.goto(f"{server.base}/verify")
+        page.get_by_label(re.compile("tệp PDF đã ký số")).set_input_files(str(path))
+        page.get_by_role("button", name="Kiểm tra văn bản").click()
+        expect(page.locator("#pdf-verdict")).to_have_text(heading)
+        shown = page.locator(".report").inner_text()
+        assert said in shown, shown
+        api = httpx.post(
+            f"{server.base}/v1/signatures/pdf/verify",
+            files={"file": (path.name, path.read_bytes(), "application/pdf")},
+        ).json()
+        for english in (api.get("title"), api.get("detail")):  # the API's words stay there
+            assert not english or english not in shown, (english, shown)
+        assert "not" not in shown.split() and "signature" not in shown.lower()
+    check_page(page, "verify-unsigned")

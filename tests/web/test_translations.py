@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
@@ -104,3 +105,79 @@ def test_every_refusal_has_a_vietnamese_title_and_explanation() -> None:
         if text and text not in done
     )
     assert not untranslated, untranslated
+
+
+def _form_errors() -> list[tuple[str, Exception]]:
+    """Every kind of mistake the pages' forms can hold, through the very functions the pages
+    use to read them (so the API's validation): each field of the grant form, the counter's
+    request form and its filing form, empty, too long, out of range or unreadable."""
+    from pydantic import ValidationError
+
+    from agents.schemas import SubmissionCreate
+    from web.counter import _request_body
+    from web.router import _grant_body
+
+    grant = {
+        "delegate_type": "agent",
+        "agent": "VNPOST",
+        "procedures": ["1.001612"],
+        "valid_until": "2027-06-30",
+        "max_uses": "1",
+    }
+    ask = {
+        "procedures": ["1.001612"],
+        "valid_until": "2027-06-30",
+        "max_uses": "1",
+        "purpose": "Nộp hồ sơ",
+    }
+    hostile: list[tuple[str, Any, dict[str, Any]]] = []
+    for field in ("agent", "valid_until", "max_uses"):
+        for bad in ("", "x" * 600, "-1", "1e9", "30/06/2027"):
+            hostile.append(("grant", _grant_body, {**grant, field: bad}))
+    hostile.append(("grant", _grant_body, {**grant, "procedures": ["x" * 100]}))
+    hostile.append(("grant", _grant_body, {**grant, "procedures": [str(n) for n in range(60)]}))
+    hostile.append(("grant", _grant_body, {**grant, "delegate_type": "person", "person_pid": ""}))
+    hostile.append(
+        ("grant", _grant_body, {**grant, "delegate_type": "person", "person_pid": "9" * 40})
+    )
+    for field in ("purpose", "valid_until", "max_uses", "delegator_pid"):
+        for bad in ("", "x" * 600, "-1", "30/06/2027"):
+            hostile.append(("request", _request_body, {**ask, field: bad}))
+    hostile.append(("request", _request_body, {**ask, "procedures": []}))
+    found: list[tuple[str, Exception]] = []
+    for form_name, read, form in hostile:
+        try:
+            read(form)
+        except (ValueError, ValidationError) as exc:
+            found.append((form_name, exc))
+    for procedure in ("", "x" * 100):
+        try:
+            SubmissionCreate.model_validate(
+                {"delegation_token": "t", "procedure": procedure, "dossier": {}}
+            )
+        except ValidationError as exc:
+            found.append(("file", exc))
+    return found
+
+
+def test_every_field_error_a_form_can_produce_is_said_by_its_field_in_vietnamese() -> None:
+    from pydantic import ValidationError
+    from starlette.requests import Request
+
+    from web.error_texts import FIELD_TEXTS, PROBLEM_TEXTS
+    from web.pages import field_problem
+
+    request = Request({"type": "http", "query_string": b"", "headers": [], "method": "GET"})
+    vietnamese = translated()
+    errors = _form_errors()
+    assert len(errors) > 20  # the forms were given mistakes, and refused them
+    for form_name, exc in errors:
+        said = field_problem(request, exc)
+        field, _, problem = said.partition(": ")
+        assert field != "Biểu mẫu", (form_name, exc, said)  # the field is named, in words
+        assert problem, said
+        if isinstance(exc, ValidationError):
+            for e in exc.errors():
+                assert e["msg"] not in said, said  # never pydantic's English
+                assert str(e["type"]) in PROBLEM_TEXTS, (form_name, e)
+    assert set(FIELD_TEXTS.values()) | set(PROBLEM_TEXTS.values()) <= vietnamese
