@@ -306,7 +306,7 @@ def test_the_verify_page_never_shows_green_for_a_document_that_is_not_the_result
     assert "Chữ ký số của văn bản không hợp lệ" in page.text
     assert 'class="verdict ok"' not in page.text
     assert "chữ ký số của nó không hợp lệ: đây không phải kết quả của hồ sơ đó" in page.text
-    assert "Hồ sơ văn bản tự ghi" in page.text
+    assert "Hồ sơ mà văn bản ghi" in page.text
 
     other = world.client.post(
         "/v1/signatures/pdf",

@@ -78,7 +78,7 @@ def test_a_get_never_starts_work_and_a_level_1_session_never_can(world: World) -
     refused = world.client.post(
         "/counter/choose", data={"csrf_token": token, "counter": counter["id"]}
     )
-    assert refused.status_code == 403 and "mức độ 2" in refused.text
+    assert refused.status_code == 403 and "mức 2" in refused.text
     me = world.client.get("/v1/me").json()
     assert me["kind"] == "citizen" and me["loa"] == 1
 
@@ -302,7 +302,7 @@ def test_the_verify_page_tells_a_genuine_receipt_from_others(world: World) -> No
     assert "Người ủy quyền đã thu hồi: không còn dùng được." in said and "revoked" not in said
     assert verdict("not a token at all") == "Ủy quyền không hợp lệ"
     said = world.client.post("/verify", data={"token": "not a token at all"}).text
-    assert "Đây không phải là biên nhận hay ủy quyền do dịch vụ này ký" in said
+    assert "Đây không phải là biên nhận hay ủy quyền do hệ thống này ký" in said
     assert "JWS" not in said
     assert verdict("") == "Không có gì để kiểm tra"
 
