@@ -21,7 +21,7 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
     "--disable-quic",
-    "--lang=vi-VN",  # the browser's own words (a file input's button) as on a phone in Hanoi
+    "--lang=vi-VN",  # navigator.language as on a phone in Hanoi
     # a camera that shows a test pattern, allowed without asking (the verify page's scanner)
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",

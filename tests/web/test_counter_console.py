@@ -157,7 +157,7 @@ def test_the_counter_story_in_two_browsers(
     assert rows.count() == 7
     check_page(clerk, "counter-file")
     clerk.set_viewport_size(SIZES["desktop"])
-    clerk.get_by_role("button", name="Nộp hồ sơ (dùng một lần)").dblclick()
+    clerk.get_by_role("button", name="Nộp hồ sơ (tính 1 lần sử dụng)").dblclick()
     expect(clerk.get_by_role("heading", level=1)).to_have_text("Biên nhận hồ sơ")
     receipt_text = clerk.locator(".receipt").inner_text()
     assert "NV-0042 (đã xác thực bằng VNeID)" in receipt_text
@@ -171,7 +171,7 @@ def test_the_counter_story_in_two_browsers(
     expect(clerk.get_by_text(f"Cho {CITIZEN_NAME}")).to_be_visible()
     clerk.get_by_label("Trường 1: tên").fill("Họ tên người yêu cầu")
     clerk.locator("#v0").fill(CITIZEN_NAME)
-    clerk.get_by_role("button", name="Nộp hồ sơ (dùng một lần)").click()
+    clerk.get_by_role("button", name="Nộp hồ sơ (tính 1 lần sử dụng)").click()
     expect(clerk.get_by_role("heading", level=1)).to_have_text("Biên nhận hồ sơ")
     assert clerk.locator(".receipt dd strong").first.inner_text() == number
 
