@@ -4,6 +4,7 @@ codes."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, time
 from typing import Any
 
 import segno
@@ -12,7 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from core.auth import SESSION_COOKIE, Principal, check_csrf, session_principal
 from core.errors import AppError
-from web.pages import refusal_page
+from web.pages import (
+    HANOI,
+    FieldProblem,
+    field_problem,
+    language_of,
+    refusal_page,
+    render,
+    translations,
+)
 
 
 class Login(Exception):
@@ -53,3 +62,39 @@ def qr_svg(text: str, error: str = "m", border: int = 2) -> str:
         out, kind="svg", scale=4, border=border, xmldecl=False, svgns=True, omitsize=True
     )  # omitsize: a viewBox, so the code scales with the page's CSS instead of being cropped
     return out.getvalue().decode()
+
+
+def until_and_uses(form: dict[str, Any]) -> tuple[datetime, int]:
+    """A form's last day and number of uses, as the API takes them: until the end of that day
+    in Hanoi (what a person means by "until 30/06"); each unreadable one named by its field."""
+    try:
+        until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
+    except ValueError:
+        raise FieldProblem("valid_until", "date") from None
+    try:
+        max_uses = int(form.get("max_uses") or 1)
+    except ValueError:
+        raise FieldProblem("max_uses", "int_parsing") from None
+    return datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC), max_uses
+
+
+def form_refusal(
+    request: Request,
+    me: Principal,
+    csrf: str,
+    exc: Exception,
+    title: str,
+    back: tuple[str, str],
+) -> HTMLResponse:
+    """A form the service cannot read: what is wrong, by the field's label, and the way back."""
+    _ = translations(language_of(request)).gettext
+    return render(
+        request,
+        "error.html",
+        422,
+        title=_(title),
+        detail=field_problem(request, exc),
+        back={"href": back[0], "label": _(back[1])},
+        me=me,
+        csrf=csrf,
+    )

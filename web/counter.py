@@ -11,7 +11,7 @@ import hmac
 import json
 import re
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -30,12 +30,18 @@ from core.errors import AppError
 from delegation import service as delegation_service
 from delegation.models import Delegation
 from identity.service import STAFF_LOGIN_LEVEL
-from web.common import form_data, problem_page, qr_svg, to_login
-from web.pages import HANOI, FieldProblem, field_problem, language_of, render, translations
+from web.common import form_data, form_refusal, problem_page, qr_svg, to_login, until_and_uses
+from web.pages import HANOI, render
 from web.router import STATUS_LABELS
 from web.staff import COUNTER, NotAtWork, at_work, choose, start_work
 
 router = APIRouter(include_in_schema=False)
+
+FORM_TEXTS = {  # msgids
+    "request": "The request is not complete",
+    "dossier": "The dossier is not complete",
+}
+BACK_TO_COUNTER = ("/counter", "Back to the counter")
 
 MAX_FIELDS = 30
 RECEIPT_LAYOUTS = ("a5", "80mm")
@@ -127,15 +133,7 @@ def _default_until(request: Request) -> str:
 def _request_body(form: dict[str, Any]) -> RequestCreate:
     """The form as the API's own request: the same validation as POST
     /v1/authorization-requests."""
-    try:
-        until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
-    except ValueError:
-        raise FieldProblem("valid_until", "date") from None
-    try:
-        max_uses = int(form.get("max_uses") or 1)
-    except ValueError:
-        raise FieldProblem("max_uses", "int_parsing") from None
-    until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
+    until, max_uses = until_and_uses(form)
     return RequestCreate.model_validate(
         {
             "procedures": form.get("procedures") or [],
@@ -176,17 +174,7 @@ async def create_request(request: Request) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except (ValueError, ValidationError) as exc:
-        _ = translations(language_of(request)).gettext
-        return render(
-            request,
-            "error.html",
-            422,
-            title=_("The request is not complete"),
-            detail=field_problem(request, exc),
-            back={"href": "/counter", "label": _("Back to the counter")},
-            me=me,
-            csrf=csrf,
-        )
+        return form_refusal(request, me, csrf, exc, FORM_TEXTS["request"], BACK_TO_COUNTER)
     return RedirectResponse(f"/counter/requests/{created}", status_code=303)
 
 
@@ -344,17 +332,7 @@ async def file_dossier(request: Request, delegation_id: str) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except ValidationError as exc:
-        _ = translations(language_of(request)).gettext
-        return render(
-            request,
-            "error.html",
-            422,
-            title=_("The dossier is not complete"),
-            detail=field_problem(request, exc),
-            back={"href": "/counter", "label": _("Back to the counter")},
-            me=me,
-            csrf=csrf,
-        )
+        return form_refusal(request, me, csrf, exc, FORM_TEXTS["dossier"], BACK_TO_COUNTER)
     return RedirectResponse(f"/counter/submissions/{filed}", status_code=303)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +25,16 @@ from core.http import client_address
 from delegation import service as delegation_service
 from delegation.models import Delegation
 from delegation.schemas import DelegationCreate
-from web.common import Login, citizen, form_data, problem_page, qr_svg, to_login
+from web.common import (
+    Login,
+    citizen,
+    form_data,
+    form_refusal,
+    problem_page,
+    qr_svg,
+    to_login,
+    until_and_uses,
+)
 from web.pages import (
     ERROR_TEXTS,
     HANOI,
@@ -50,6 +59,10 @@ STATUS_LABELS = {  # msgids of web/translations
 }
 
 
+FORM_TEXTS = {  # msgids
+    "grant": "The form is not complete",
+    "back": "Back to the form",
+}
 NEXT_STEP_TEXTS = {  # msgids: what happens next, after a grant or an approval
     "to_agent": "Signed. Show this QR code at the counter.",
     "approved": "Authorized. The counter already has your authorization: there is nothing to show.",
@@ -203,16 +216,7 @@ def _grant_body(form: dict[str, Any]) -> DelegationCreate:
         delegate: dict[str, Any] = {"type": "person", "pid": form.get("person_pid") or ""}
     else:
         delegate = {"type": "agent", "code": form.get("agent") or ""}
-    try:
-        until_day = datetime.strptime(str(form.get("valid_until") or ""), "%Y-%m-%d").date()
-    except ValueError:
-        raise FieldProblem("valid_until", "date") from None
-    try:
-        max_uses = int(form.get("max_uses") or 1)
-    except ValueError:
-        raise FieldProblem("max_uses", "int_parsing") from None
-    # Until the end of that day in Hanoi: what a person means by "until 30/06".
-    until = datetime.combine(until_day, time(23, 59, 59), HANOI).astimezone(UTC)
+    until, max_uses = until_and_uses(form)
     return DelegationCreate.model_validate(
         {
             "delegate": delegate,
@@ -293,16 +297,8 @@ async def grant_confirm(request: Request) -> Response:
     except AppError as exc:
         return problem_page(request, me, csrf, exc)
     except (ValueError, ValidationError) as exc:
-        _ = translations(language_of(request)).gettext
-        return render(
-            request,
-            "error.html",
-            422,
-            title=_("The form is not complete"),
-            detail=field_problem(request, exc),
-            back={"href": "/app/grant", "label": _("Back to the form")},
-            me=me,
-            csrf=csrf,
+        return form_refusal(
+            request, me, csrf, exc, FORM_TEXTS["grant"], ("/app/grant", FORM_TEXTS["back"])
         )
     return RedirectResponse(f"/app/authorizations/{created}?new=1", status_code=303)
 

@@ -82,6 +82,25 @@ def log_in(page: Any, base: str, level: str = "2", pid: str = "001099012345") ->
     page.get_by_role("button", name="Đăng nhập").click()
 
 
+def grant_in_session(page: Any, base: str, pid: str) -> dict[str, Any]:
+    """VNPOST, one use, granted through the JSON API with the page's own session and CSRF
+    token (what the pages' scripts may do): the quick way to an authorization to look at."""
+    me = page.request.get(f"{base}/v1/me").json()
+    assert me["pid"] == pid
+    return dict(
+        page.request.post(
+            f"{base}/v1/delegations",
+            headers={"X-CSRF-Token": me["csrf_token"]},
+            data={
+                "delegate": {"type": "agent", "code": "VNPOST"},
+                "procedures": ["1.001612"],
+                "valid_until": "2027-06-30T00:00:00Z",
+                "max_uses": 1,
+            },
+        ).json()
+    )
+
+
 def test_grant_watch_and_revoke_in_the_browser(
     chromium: Any, server: Server, counter: dict[str, str]
 ) -> None:
@@ -369,18 +388,7 @@ def test_the_citizen_downloads_and_verifies_their_signed_result(
     page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
     log_in(page, server.base, pid="001077000555")
     page.wait_for_url(f"{server.base}/app")
-    citizen_token = page.request.get(f"{server.base}/v1/me").json()
-    assert citizen_token["pid"] == "001077000555"
-    granted = page.request.post(
-        f"{server.base}/v1/delegations",
-        headers={"X-CSRF-Token": citizen_token["csrf_token"]},
-        data={
-            "delegate": {"type": "agent", "code": "VNPOST"},
-            "procedures": ["1.001612"],
-            "valid_until": "2027-06-30T00:00:00Z",
-            "max_uses": 1,
-        },
-    ).json()
+    granted = grant_in_session(page, server.base, "001077000555")
     filed = httpx.post(
         f"{server.base}/v1/submissions",
         json=submission_body(granted["token"]),
@@ -486,17 +494,7 @@ def test_an_ended_authorization_reads_in_the_past_and_offers_nothing_to_revoke(
     page = chromium.new_context(viewport=SIZES["phone"], locale="vi-VN").new_page()
     log_in(page, server.base, pid="001077000777")
     page.wait_for_url(f"{server.base}/app")
-    me = page.request.get(f"{server.base}/v1/me").json()
-    granted = page.request.post(
-        f"{server.base}/v1/delegations",
-        headers={"X-CSRF-Token": me["csrf_token"]},
-        data={
-            "delegate": {"type": "agent", "code": "VNPOST"},
-            "procedures": ["1.001612"],
-            "valid_until": "2027-06-30T00:00:00Z",
-            "max_uses": 1,
-        },
-    ).json()
+    granted = grant_in_session(page, server.base, "001077000777")
     page.goto(f"{server.base}/app/authorizations/{granted['id']}")
     assert " được nộp hồ sơ" in page.locator(".summary").inner_text()
     expect(page.get_by_role("link", name="Thu hồi")).to_have_count(1)
