@@ -27,7 +27,7 @@ class Callers:
     def session_principal(self, session_id: str, now: datetime) -> Principal | None:
         principal = self.logins.principal(session_id, now)
         if principal is not None and principal.kind != "citizen":
-            if False:
+            if not self.may_act(principal):  # suspension or deactivation ends it at once
                 return None
         return principal
 
