@@ -85,10 +85,16 @@ def test_an_upload_needs_the_csrf_token_and_a_pdf(world: World) -> None:
         files={"file": not_pdf},
     )
     assert refused.status_code == 422
+    # said in Vietnamese, with the way back to the agency's dossiers (not the API's English)
+    assert (
+        "Tệp không phải PDF" in refused.text
+        and "not a PDF" not in refused.text.split("<details")[0]
+    )
+    assert 'href="/agency"' in refused.text
     missing = world.client.post(
         f"/agency/submissions/{sid}/result", data={"csrf_token": csrf(world)}
     )
-    assert missing.status_code == 422
+    assert missing.status_code == 422 and "Chưa chọn tệp" in missing.text
     seen = world.client.get(f"/v1/submissions/{sid}", headers=world.citizen).json()
     assert seen["status"] == "received"
 

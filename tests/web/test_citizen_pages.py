@@ -180,6 +180,10 @@ def test_level_1_is_asked_to_log_in_again_at_level_2(chromium: Any, server: Serv
     check_page(page, "step-up")
     page.get_by_role("link", name="Đăng nhập mức 2").click()
     assert page.get_by_label("Mức 2").is_checked()  # the provider was asked for level 2
+    # styled like the service's pages (its style sheet applies), not a bare browser default
+    assert page.evaluate("getComputedStyle(document.querySelector('button')).color") != (
+        "rgb(0, 0, 0)"
+    )
     check_page(page, "dev-vneid-login")
     page.goto(f"{server.base}/auth/callback?code=x&state=forged")
     assert page.get_by_role("heading", level=1).inner_text() == "Đăng nhập không thành công"

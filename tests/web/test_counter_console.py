@@ -119,6 +119,8 @@ def test_the_counter_story_in_two_browsers(
     clerk.get_by_label("Tìm trong danh mục thủ tục").fill("ly lich tu phap")
     clerk.locator("#procedures li:not([hidden]) input").first.check()
     clerk.get_by_label("Số lần").fill("2")
+    # required, and marked so in words (not by a colour or an asterisk alone)
+    assert clerk.locator("label[for=purpose]").inner_text() == "Lý do (công dân sẽ đọc) (bắt buộc)"
     clerk.get_by_label("Lý do (công dân sẽ đọc)").fill("Nộp hồ sơ cấp phiếu lý lịch tư pháp")
     clerk.get_by_role("button", name="Hiện mã QR").click()
     expect(clerk.locator("#request-status")).to_have_text(
