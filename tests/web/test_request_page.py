@@ -92,6 +92,11 @@ def test_opening_a_code_spends_nothing_until_the_citizen_presses(world: World) -
         and "Mã lỗi: request_not_found" in missing.text
     )
     assert 'href="/app"' in missing.text
+    # the code as the counter shows it (a space, a dash, lower case), even in the address
+    for typed in ("/r/abcd efgh", "/r/ABCD-EFGH", "/r?code=abcd+efgh"):
+        page = c.get(typed)
+        assert page.status_code == 200, typed
+        assert 'action="/r/ABCDEFGH/view"' in page.text, typed
 
 
 def test_the_pages_lookups_count_against_the_address_too(make_client) -> None:  # type: ignore[no-untyped-def]
