@@ -143,6 +143,17 @@ def get_visible(session: Session, principal: Principal, delegation_id: str) -> D
     return d
 
 
+def visible_by_id(
+    session: Session, principal: Principal, delegation_ids: list[str]
+) -> dict[str, Delegation]:
+    """Those of these delegations the caller may see, by id (one query, for a page of them)."""
+    ids = [i for i in set(delegation_ids) if len(i) <= 40][:500]
+    if not ids:
+        return {}
+    found = session.scalars(select(Delegation).where(col(Delegation.id).in_(ids)))
+    return {d.id: d for d in found if is_delegator(principal, d) or is_delegate(principal, d)}
+
+
 def list_visible(
     session: Session,
     principal: Principal,

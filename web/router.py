@@ -502,12 +502,15 @@ class _Names:
     agencies: dict[str, str]
 
 
-def _activity_names(session: Session, me: Principal, data: list[dict[str, Any]]) -> _Names:
+def _activity_names(session: Session, me: Principal, events: list[Any]) -> _Names:
+    """Everything one page of entries names, in a handful of queries (the page's ids only)."""
+    data = [json.loads(e.data) for e in events]
+    delegation_ids = [str(d["delegation"]) for d in data if d.get("delegation")]
+    delegation_ids += [e.ref for e in events if e.kind.startswith("delegation.") and e.ref]
     agents, procedures = _names(session)
     shown = {
-        d.id: _shown(d, me, agents, procedures)
-        for role in ("delegator", "delegate")
-        for d in delegation_service.list_visible(session, me, role)
+        i: _shown(d, me, agents, procedures)
+        for i, d in delegation_service.visible_by_id(session, me, delegation_ids).items()
     }
     dossiers = submissions_service.visible_by_id(
         session, me, [str(d["submission"]) for d in data if d.get("submission")]
@@ -602,7 +605,7 @@ async def activity(request: Request, page: int = 1, mine: bool = False) -> Respo
             events = [e for e in events if e.actor == f"citizen:{me.subject}"]
         on_page = events[(page - 1) * PER_PAGE : page * PER_PAGE]
         with Session(state.read_engine) as session:
-            names = _activity_names(session, me, [json.loads(e.data) for e in on_page])
+            names = _activity_names(session, me, on_page)
         shown = [_activity_entry(_, e, names) for e in on_page]
         return shown, len(events) > page * PER_PAGE
 
