@@ -66,8 +66,9 @@ class RequestConfig:
 
 def normalized_code(code: str) -> str:
     """A code as people type it from the counter's screen ("tdyr x7k2", "TDYR-X7K2"): case,
-    spaces and dashes do not matter."""
-    return "".join(c for c in code.upper() if c not in " -\t")[:64]
+    spaces, dashes and anything else that is not a letter or digit do not matter (so a typed
+    code never puts a slash or a dot into an address made from it)."""
+    return "".join(c for c in code.upper() if c.isascii() and c.isalnum())[:64]
 
 
 def _code_hash(code: str) -> str:

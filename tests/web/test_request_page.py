@@ -97,6 +97,14 @@ def test_opening_a_code_spends_nothing_until_the_citizen_presses(world: World) -
         page = c.get(typed)
         assert page.status_code == 200, typed
         assert 'action="/r/ABCDEFGH/view"' in page.text, typed
+    # whatever is typed, the code box leads only to a code's own page on this site
+    for typed in ("//evil.example/x", "../../app/grant", "a/b?c#d"):
+        sent = c.get("/r", params={"code": typed}, follow_redirects=False)
+        assert sent.status_code == 303, typed
+        assert sent.headers["location"].startswith("/r/"), typed
+        assert sent.headers["location"][3:].isalnum(), sent.headers["location"]
+    long = c.get("/r", params={"code": "x" * 20_000}, follow_redirects=False)
+    assert long.status_code == 303 and len(long.headers["location"]) == len("/r/") + 16
 
 
 def test_the_pages_lookups_count_against_the_address_too(make_client) -> None:  # type: ignore[no-untyped-def]
